@@ -1,0 +1,1 @@
+"""sla-worker: event-driven SLA monitoring for NHS informatics services."""
