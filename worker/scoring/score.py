@@ -1,0 +1,183 @@
+"""Scoring one period: day tallies for sample objectives, outcomes for incident objectives,
+and the results for every customer of every agreement (SPEC 6). Pure: inputs are plain
+values and a lookup for sample series, `now_s` is an argument.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from worker.domain.model import (
+    Agreement,
+    Calendar,
+    Catalogue,
+    Incident,
+    MaintenanceWindow,
+    Objective,
+    ObjectiveType,
+    Result,
+    Service,
+    Signal,
+)
+from worker.scoring import incidents as incident_rules
+from worker.scoring.calendars import OpenTime
+from worker.scoring.counted import counted_time, excluded_maintenance
+from worker.scoring.intervals import Intervals, clip
+from worker.scoring.periods import period_bounds, period_days, scored_window
+from worker.scoring.results import Tally, availability_score, count_score, make_result
+from worker.scoring.tallies import DayTallies, tally_availability, tally_events, tally_latency
+
+Series = tuple[np.ndarray, np.ndarray]
+SeriesLookup = Callable[[str, Signal], Series]
+"""(service, signal) → (epoch seconds ascending, values) covering the days asked for,
+from the first day boundary − staleness on for `up`."""
+
+
+@dataclass(frozen=True)
+class ObjectiveContext:
+    """Everything about one objective of one agreement that scoring needs besides data."""
+
+    agreement: Agreement
+    objective: Objective
+    calendar: Calendar
+    service: Service
+    excluded: tuple[MaintenanceWindow, ...]
+
+    @property
+    def basis(self) -> str:
+        """Fingerprint of what shapes the day tallies (not target or warning), so stored
+        tallies made under another configuration are recomputed rather than reused."""
+        o, a = self.objective, self.agreement
+        parts = [
+            o.type.value, o.service, o.calendar, repr(self.calendar), repr(o.threshold_ms),
+            repr(o.maintenance_notice_s), repr(self.service.staleness_s), a.timezone,
+            repr(a.effective_from), repr(a.effective_to),
+            repr(sorted((w.start_at.timestamp(), w.end_at.timestamp()) for w in self.excluded)),
+        ]
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def contexts(catalogue: Catalogue, maintenance: Iterable[MaintenanceWindow]) -> list[ObjectiveContext]:
+    """One context per objective of every agreement, in agreement then objective order."""
+    windows = list(maintenance)
+    found = []
+    for agreement in catalogue.agreements.values():
+        for objective in agreement.objectives:
+            found.append(
+                ObjectiveContext(
+                    agreement=agreement,
+                    objective=objective,
+                    calendar=catalogue.calendars[objective.calendar],
+                    service=catalogue.services[objective.service],
+                    excluded=tuple(excluded_maintenance(objective, windows)),
+                )
+            )
+    return found
+
+
+def is_final(agreement: Agreement, period: str, now_s: float, grace_s: float) -> bool:
+    """Final once the period's end plus the late-data grace has passed."""
+    return now_s >= period_bounds(period, agreement.timezone)[1] + grace_s
+
+
+def tally_days(
+    context: ObjectiveContext, window: tuple[float, float], bounds: np.ndarray, series: SeriesLookup
+) -> DayTallies:
+    """Per-day tallies of a sample objective over the days given by `bounds`."""
+    lo, hi = max(window[0], bounds[0]), min(window[1], bounds[-1])
+    counted = clip(counted_time(context.calendar, window, context.excluded), lo, hi) if hi > lo else Intervals.empty()
+    objective, service = context.objective, context.service.id
+    if objective.type is ObjectiveType.AVAILABILITY:
+        at_s, value = series(service, Signal.UP)
+        return tally_availability(counted, bounds, at_s, value, context.service.staleness_s)
+    if objective.type is ObjectiveType.LATENCY:
+        at_s, value = series(service, Signal.LATENCY_MS)
+        return tally_latency(counted, bounds, at_s, value, float(objective.threshold_ms or 0.0))
+    if objective.type is ObjectiveType.EVENTS:
+        good_at, good = series(service, Signal.GOOD)
+        total_at, total = series(service, Signal.TOTAL)
+        return tally_events(counted, bounds, good_at, good, total_at, total)
+    raise ValueError(f"{objective.type} is not scored from samples")
+
+
+def sum_days(days: DayTallies) -> Tally:
+    return Tally(
+        up_s=float(days.up_s.sum()),
+        down_s=float(days.down_s.sum()),
+        counted_s=float(days.counted_s.sum()),
+        good=float(days.good.sum()),
+        total=float(days.total.sum()),
+    )
+
+
+def sample_results(context: ObjectiveContext, period: str, tally: Tally, final: bool) -> list[Result]:
+    """The same score for every customer of the agreement: sample data is not per customer."""
+    objective = context.objective
+    if objective.type is ObjectiveType.AVAILABILITY:
+        score = availability_score(tally, objective.missing_data)
+    else:
+        score = count_score(tally.good, tally.total)
+    return [make_result(period, context.agreement, c, objective, score, final) for c in context.agreement.customers]
+
+
+def incident_results(
+    context: ObjectiveContext,
+    period: str,
+    window: tuple[float, float],
+    outcomes: list[incident_rules.Outcome],
+    final: bool,
+) -> list[Result]:
+    """Per customer: incidents for that customer or for everyone, decided inside the window."""
+    results = []
+    for customer in context.agreement.customers:
+        met, breached = incident_rules.count(outcomes, customer, window)
+        score = count_score(float(met), float(met + breached))
+        results.append(make_result(period, context.agreement, customer, context.objective, score, final))
+    return results
+
+
+class OpenTimes:
+    """One remembered OpenTime per calendar."""
+
+    def __init__(self) -> None:
+        self._by_calendar: dict[Calendar, OpenTime] = {}
+
+    def __call__(self, calendar: Calendar) -> OpenTime:
+        if calendar not in self._by_calendar:
+            self._by_calendar[calendar] = OpenTime(calendar)
+        return self._by_calendar[calendar]
+
+
+def score_period(
+    catalogue: Catalogue,
+    period: str,
+    series: SeriesLookup,
+    incidents: list[Incident],
+    maintenance: Iterable[MaintenanceWindow],
+    now_s: float,
+    grace_s: float,
+) -> list[Result]:
+    """Every result of one period, computed from scratch (the reference path)."""
+    results: list[Result] = []
+    open_times = OpenTimes()
+    for context in contexts(catalogue, maintenance):
+        window = scored_window(context.agreement, period)
+        if window is None:
+            continue
+        final = is_final(context.agreement, period, now_s, grace_s)
+        if context.objective.type.is_incident:
+            found = incident_rules.outcomes(incidents, context.objective, open_times(context.calendar), now_s)
+            results.extend(incident_results(context, period, window, found, final))
+        else:
+            _, bounds = period_days(period, context.agreement.timezone)
+            tally = sum_days(tally_days(context, window, bounds, series))
+            results.extend(sample_results(context, period, tally, final))
+    return sorted(results, key=result_order)
+
+
+def result_order(result: Result) -> tuple[str, str, str]:
+    return (result.agreement, result.customer, result.objective)

@@ -1,0 +1,105 @@
+"""Additive partial scores per local day for the sample-based types (SPEC 6).
+
+A period's figures are the sums of its days' tallies, so new data for one day re-tallies that
+day only. Days are given as n + 1 boundaries; counted time C must lie within them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from worker.scoring.intervals import Intervals, contains, cumulative_measure
+
+
+@dataclass(frozen=True, eq=False)
+class DayTallies:
+    """Per-day sums; arrays of length n (one per day)."""
+
+    up_s: np.ndarray
+    down_s: np.ndarray
+    counted_s: np.ndarray
+    good: np.ndarray
+    total: np.ndarray
+
+    @staticmethod
+    def zeros(n: int) -> DayTallies:
+        return DayTallies(*(np.zeros(n) for _ in range(5)))
+
+
+def counted_per_day(counted: Intervals, bounds: np.ndarray) -> np.ndarray:
+    return np.diff(cumulative_measure(counted, bounds))
+
+
+def _day_index(bounds: np.ndarray, t: np.ndarray) -> np.ndarray:
+    return np.searchsorted(bounds, t, side="right") - 1
+
+
+def _per_day(bounds: np.ndarray, t: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Sum `weights` by the day that contains each instant `t` (instants outside are dropped)."""
+    n = len(bounds) - 1
+    index = _day_index(bounds, t)
+    inside = (index >= 0) & (index < n)
+    return np.bincount(index[inside], weights=weights[inside], minlength=n)[:n].astype(np.float64)
+
+
+def hold_intervals(at_s: np.ndarray, staleness_s: float) -> np.ndarray:
+    """Each `up` sample holds its value until the next sample or for `staleness_s`,
+    whichever ends first."""
+    following = np.append(at_s[1:], np.inf)
+    return np.minimum(following, at_s + staleness_s)
+
+
+def tally_availability(
+    counted: Intervals, bounds: np.ndarray, at_s: np.ndarray, value: np.ndarray, staleness_s: float
+) -> DayTallies:
+    """Seconds up and down inside C per day. Pass every sample from first boundary − staleness
+    on, so that a sample taken just before midnight carries into the day."""
+    n = len(bounds) - 1
+    counted_s = counted_per_day(counted, bounds)
+    if len(at_s) == 0:
+        return DayTallies(np.zeros(n), np.zeros(n), counted_s, np.zeros(n), np.zeros(n))
+    starts = at_s
+    ends = hold_intervals(at_s, staleness_s)
+    # Split every hold interval at day boundaries so each piece falls in one day.
+    first_day = np.clip(_day_index(bounds, starts), 0, n - 1)
+    last_day = np.clip(np.searchsorted(bounds, ends, side="left") - 1, 0, n - 1)
+    pieces = np.maximum(last_day - first_day + 1, 1)
+    owner = np.repeat(np.arange(len(starts)), pieces)
+    day = np.repeat(first_day, pieces) + (np.arange(pieces.sum()) - np.repeat(np.cumsum(pieces) - pieces, pieces))
+    piece_start = np.maximum(starts[owner], bounds[day])
+    piece_end = np.minimum(ends[owner], bounds[day + 1])
+    measure = np.maximum(cumulative_measure(counted, piece_end) - cumulative_measure(counted, piece_start), 0.0)
+    is_up = value[owner] == 1
+    up_s = np.bincount(day, weights=np.where(is_up, measure, 0.0), minlength=n)[:n]
+    down_s = np.bincount(day, weights=np.where(is_up, 0.0, measure), minlength=n)[:n]
+    return DayTallies(up_s, down_s, counted_s, np.zeros(n), np.zeros(n))
+
+
+def tally_latency(
+    counted: Intervals, bounds: np.ndarray, at_s: np.ndarray, value: np.ndarray, threshold_ms: float
+) -> DayTallies:
+    """Samples whose timestamp lies in C; good when at or under the threshold."""
+    n = len(bounds) - 1
+    inside = contains(counted, at_s)
+    good = _per_day(bounds, at_s[inside], (value[inside] <= threshold_ms).astype(np.float64))
+    total = _per_day(bounds, at_s[inside], np.ones(int(inside.sum())))
+    return DayTallies(np.zeros(n), np.zeros(n), counted_per_day(counted, bounds), good, total)
+
+
+def tally_events(
+    counted: Intervals,
+    bounds: np.ndarray,
+    good_at_s: np.ndarray,
+    good_value: np.ndarray,
+    total_at_s: np.ndarray,
+    total_value: np.ndarray,
+) -> DayTallies:
+    """Σgood and Σtotal over samples whose timestamp lies in C."""
+    n = len(bounds) - 1
+    good_in = contains(counted, good_at_s)
+    total_in = contains(counted, total_at_s)
+    good = _per_day(bounds, good_at_s[good_in], good_value[good_in])
+    total = _per_day(bounds, total_at_s[total_in], total_value[total_in])
+    return DayTallies(np.zeros(n), np.zeros(n), counted_per_day(counted, bounds), good, total)
