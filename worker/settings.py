@@ -1,0 +1,51 @@
+"""Settings from the environment (and an optional `.env`), never from the YAML catalogue
+(SPEC 2). Invalid settings fail loudly at start-up, naming the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from worker.domain.errors import ConfigError, InvalidValue
+from worker.domain.time import parse_duration
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SLA_", env_file=".env", extra="ignore", frozen=True)
+
+    config_dir: Path = Path("config/example")
+    database_url: str = "sqlite:///var/sla.sqlite"
+    broker_url: str = "sqla+sqlite:///var/broker.sqlite"
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_from: str = "sla-worker@localhost"
+    metrics_addr: str = "127.0.0.1:9464"
+    reports_dir: Path = Path("var/reports")
+    late_data_grace_s: float = Field(default=6 * 3600.0, validation_alias="SLA_LATE_DATA_GRACE")
+
+    @field_validator("late_data_grace_s", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> float:
+        if isinstance(value, (int, float)):
+            return float(value)
+        try:
+            return parse_duration(value)
+        except InvalidValue as error:
+            raise ValueError(str(error)) from None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment; `overrides` (from command-line flags) win over it."""
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        raise ConfigError(
+            [f"environment: SLA_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in error.errors()]
+        ) from None
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return settings.model_copy(update=given) if given else settings
