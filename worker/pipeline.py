@@ -1,0 +1,422 @@
+"""Use cases: read → compute (pure core) → write. The clock is an argument (`now`), the
+database an Engine passed in; Celery tasks and CLI commands are thin wrappers around these.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import Connection, Engine
+
+from worker.domain.time import from_epoch_s
+from worker.domain.model import Catalogue, Incident, MaintenanceWindow, Result, Signal
+from worker.inputs.common import Refusal
+from worker.inputs.incidents import parse_incidents
+from worker.inputs.maintenance import parse_maintenance
+from worker.inputs.samples import parse_samples
+from worker.scoring import incidents as incident_rules
+from worker.scoring.periods import (
+    next_period,
+    period_bounds,
+    period_days,
+    period_of,
+    previous_period,
+    scored_window,
+)
+from worker.scoring.results import Tally
+from worker.scoring.score import (
+    ObjectiveContext,
+    OpenTimes,
+    contexts,
+    incident_results,
+    is_final,
+    result_order,
+    sample_results,
+    tally_days,
+)
+from worker.scoring.tallies import DayTallies
+from worker.storage import incidents as incident_store
+from worker.storage import maintenance as maintenance_store
+from worker.storage import results as result_store
+from worker.storage import samples as sample_store
+from worker.storage import tallies as tally_store
+
+INPUT_KINDS = ("samples", "incidents", "maintenance")
+# Lines parsed and stored at a time: bounds memory for very large sample files.
+_SAMPLE_CHUNK_LINES = 1_000_000
+
+
+@dataclass
+class Changes:
+    """What new input touched, so scoring redoes only what depends on it."""
+
+    samples: dict[str, tuple[float, float]] = field(default_factory=dict)  # service → (first_s, last_s)
+    incidents: set[str] = field(default_factory=set)  # services
+    maintenance: set[str] = field(default_factory=set)  # services
+
+    def add_samples(self, service: str, first_s: float, last_s: float) -> None:
+        if service in self.samples:
+            lo, hi = self.samples[service]
+            first_s, last_s = min(lo, first_s), max(hi, last_s)
+        self.samples[service] = (first_s, last_s)
+
+    def merge(self, other: Changes) -> None:
+        for service, (lo, hi) in other.samples.items():
+            self.add_samples(service, lo, hi)
+        self.incidents |= other.incidents
+        self.maintenance |= other.maintenance
+
+    def __bool__(self) -> bool:
+        return bool(self.samples or self.incidents or self.maintenance)
+
+
+@dataclass
+class IngestReport:
+    kind: str
+    accepted: int = 0
+    refusals: list[Refusal] = field(default_factory=list)
+    changes: Changes = field(default_factory=Changes)
+
+    @property
+    def refused(self) -> int:
+        return len(self.refusals)
+
+
+# ---------------------------------------------------------------- ingestion
+
+
+def ingest(engine: Engine, catalogue: Catalogue, kind: str, data: bytes) -> IngestReport:
+    """Store every good row of one CSV file in one transaction; bad rows become refusals."""
+    if kind not in INPUT_KINDS:
+        raise ValueError(f"unknown input kind {kind!r}; expected one of {', '.join(INPUT_KINDS)}")
+    with engine.begin() as conn:
+        if kind == "samples":
+            return _ingest_samples(conn, catalogue, data)
+        if kind == "incidents":
+            parsed = parse_incidents(data, catalogue.services, catalogue.customers)
+            incident_store.store_incidents(conn, parsed.incidents)
+            changes = Changes(incidents={i.service for i in parsed.incidents})
+            return IngestReport(kind, parsed.accepted, parsed.refusals, changes)
+        parsed = parse_maintenance(data, catalogue.services)
+        maintenance_store.store_maintenance(conn, parsed.windows)
+        changes = Changes(maintenance={w.service for w in parsed.windows})
+        return IngestReport(kind, parsed.accepted, parsed.refusals, changes)
+
+
+def ingest_path(engine: Engine, catalogue: Catalogue, kind: str, path: Path) -> IngestReport:
+    return ingest(engine, catalogue, kind, path.read_bytes())
+
+
+def _sample_chunks(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """(line offset, header + lines) pieces of a samples file, split at line ends."""
+    header_end = data.find(b"\n")
+    if header_end < 0 or data.count(b"\n", 0, min(len(data), 64 * 1024 * 1024)) < _SAMPLE_CHUNK_LINES:
+        yield 0, data
+        return
+    header = data[: header_end + 1]
+    position, line = header_end + 1, 2
+    while position < len(data):
+        end = position
+        for _ in range(_SAMPLE_CHUNK_LINES):
+            end = data.find(b"\n", end) + 1
+            if end == 0:
+                end = len(data)
+                break
+        chunk = data[position:end]
+        yield line - 2, header + chunk
+        line += chunk.count(b"\n")
+        position = end
+
+
+def _ingest_samples(conn: Connection, catalogue: Catalogue, data: bytes) -> IngestReport:
+    report = IngestReport("samples")
+    for offset, chunk in _sample_chunks(data):
+        parsed = parse_samples(chunk, catalogue.services)
+        report.accepted += parsed.accepted
+        report.refusals.extend(Refusal(r.line + offset if r.line > 1 else r.line, r.reason) for r in parsed.refusals)
+        if len(parsed.at_ms) == 0:
+            continue
+        keys = sample_store.service_keys(conn, np.unique(parsed.service).tolist())
+        service_key = np.fromiter((keys[s] for s in parsed.service), dtype=np.int32, count=len(parsed.service))
+        signal = np.fromiter(
+            (sample_store.SIGNAL_CODES[s] for s in parsed.signal), dtype=np.int16, count=len(parsed.signal)
+        )
+        sample_store.store_samples(conn, service_key, signal, parsed.at_ms, parsed.value)
+        for service in np.unique(parsed.service):
+            mask = parsed.service == service
+            at = parsed.at_ms[mask]
+            report.changes.add_samples(str(service), at.min() / 1000.0, at.max() / 1000.0)
+    return report
+
+
+# ---------------------------------------------------------------- scoring
+
+
+def all_maintenance(conn: Connection, catalogue: Catalogue) -> list[MaintenanceWindow]:
+    """Windows from the configuration and from ingested files, together."""
+    return list(catalogue.maintenance) + maintenance_store.load_maintenance(conn)
+
+
+def score_period(
+    engine: Engine,
+    catalogue: Catalogue,
+    period: str,
+    now: datetime,
+    grace_s: float,
+    changes: Changes | None = None,
+) -> list[Result]:
+    """Score one period and store the results. Without `changes` everything is recomputed;
+    with them, only the days and objectives the new data can have moved."""
+    now_s = now.timestamp()
+    with engine.begin() as conn:
+        found = _score(conn, catalogue, period, now_s, grace_s, changes)
+        result_store.upsert_results(conn, found, computed_at=now)
+    return found
+
+
+def _score(
+    conn: Connection, catalogue: Catalogue, period: str, now_s: float, grace_s: float, changes: Changes | None
+) -> list[Result]:
+    scored = [
+        (context, window)
+        for context in contexts(catalogue, all_maintenance(conn, catalogue))
+        if (window := scored_window(context.agreement, period)) is not None
+    ]
+    sample_work = [(c, w) for c, w in scored if not c.objective.type.is_incident and _touched(c, changes, "samples")]
+    incident_work = [(c, w) for c, w in scored if c.objective.type.is_incident and _touched(c, changes, "incidents")]
+    results = _score_samples(conn, period, sample_work, now_s, grace_s, changes)
+    results += _score_incidents(conn, period, incident_work, now_s, grace_s)
+    return sorted(results, key=result_order)
+
+
+def _touched(context: ObjectiveContext, changes: Changes | None, kind: str) -> bool:
+    if changes is None:
+        return True
+    service = context.objective.service
+    if kind == "incidents":
+        return service in changes.incidents
+    return service in changes.samples or service in changes.maintenance
+
+
+def _days_to_tally(
+    context: ObjectiveContext, days: list[date], bounds: np.ndarray, stored: dict[date, str], changes: Changes | None
+) -> list[int]:
+    """Indexes of the days whose tally must be (re)computed."""
+    if changes is None:
+        return list(range(len(days)))
+    wanted = {i for i, day in enumerate(days) if stored.get(day) != context.basis}
+    span = changes.samples.get(context.objective.service)
+    if span is not None:
+        margin = context.service.staleness_s
+        lo = np.searchsorted(bounds, span[0] - margin, side="right") - 1
+        hi = np.searchsorted(bounds, span[1] + margin, side="right") - 1
+        wanted |= set(range(max(lo, 0), min(hi, len(days) - 1) + 1))
+    return sorted(wanted)
+
+
+def _runs(indexes: list[int]) -> list[tuple[int, int]]:
+    """Consecutive runs [first, last] of sorted day indexes."""
+    runs: list[tuple[int, int]] = []
+    for i in indexes:
+        if runs and runs[-1][1] == i - 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return runs
+
+
+def _score_samples(
+    conn: Connection,
+    period: str,
+    work: list[tuple[ObjectiveContext, tuple[float, float]]],
+    now_s: float,
+    grace_s: float,
+    changes: Changes | None,
+) -> list[Result]:
+    """Tally the days that need it (service by service, to bound memory), then add up every
+    stored day of the period for each objective."""
+    results: list[Result] = []
+    by_service: dict[str, list[tuple[ObjectiveContext, tuple[float, float]]]] = defaultdict(list)
+    for context, window in work:
+        by_service[context.objective.service].append((context, window))
+    for service, items in by_service.items():
+        stored = _stored_tallies(conn, items, period)
+        plans = []
+        for context, window in items:
+            days, bounds = period_days(period, context.agreement.timezone)
+            basis = {day: row.basis for day, row in stored[_key(context)].items()}
+            plans.append((context, window, days, bounds, _days_to_tally(context, days, bounds, basis, changes)))
+        series = _series_loader(conn, items[0][0], [(p[3], p[4]) for p in plans])
+        fresh: list[tally_store.TallyRow] = []
+        for context, window, days, bounds, indexes in plans:
+            rows = stored[_key(context)]
+            for first, last in _runs(indexes):
+                tallied = _rows(context, days[first : last + 1], tally_days(context, window, bounds[first : last + 2], series))
+                fresh.extend(tallied)
+                rows.update({row.day: row for row in tallied})
+            tally = _sum_rows(rows[day] for day in days if day in rows)
+            results += sample_results(context, period, tally, is_final(context.agreement, period, now_s, grace_s))
+        tally_store.upsert_tallies(conn, fresh, computed_at=from_epoch_s(now_s))
+    return results
+
+
+def _key(context: ObjectiveContext) -> tuple[str, str]:
+    return context.agreement.id, context.objective.id
+
+
+def _stored_tallies(
+    conn: Connection, items: list[tuple[ObjectiveContext, tuple[float, float]]], period: str
+) -> dict[tuple[str, str], dict[date, tally_store.TallyRow]]:
+    stored: dict[tuple[str, str], dict[date, tally_store.TallyRow]] = {_key(c): {} for c, _ in items}
+    by_agreement: dict[str, list[str]] = defaultdict(list)
+    for context, _ in items:
+        by_agreement[context.agreement.id].append(context.objective.id)
+    for agreement, objective_ids in by_agreement.items():
+        days, _ = period_days(period, "UTC")
+        for row in tally_store.load_tallies(conn, agreement, objective_ids, days[0], days[-1]):
+            stored[(row.agreement, row.objective)][row.day] = row
+    return stored
+
+
+def _rows(context: ObjectiveContext, days: list[date], tallied: DayTallies) -> list[tally_store.TallyRow]:
+    return [
+        tally_store.TallyRow(
+            agreement=context.agreement.id,
+            objective=context.objective.id,
+            day=day,
+            basis=context.basis,
+            up_s=float(tallied.up_s[i]),
+            down_s=float(tallied.down_s[i]),
+            counted_s=float(tallied.counted_s[i]),
+            good=float(tallied.good[i]),
+            total=float(tallied.total[i]),
+        )
+        for i, day in enumerate(days)
+    ]
+
+
+def _sum_rows(rows: Iterable[tally_store.TallyRow]) -> Tally:
+    up = down = counted = good = total = 0.0
+    for row in rows:
+        up += row.up_s
+        down += row.down_s
+        counted += row.counted_s
+        good += row.good
+        total += row.total
+    return Tally(up, down, counted, good, total)
+
+
+def _series_loader(
+    conn: Connection, context: ObjectiveContext, plans: list[tuple[np.ndarray, list[int]]]
+) -> Callable[[str, Signal], tuple[np.ndarray, np.ndarray]]:
+    """Load once every signal of one service over the span all planned days need
+    (from the first day's start − staleness), then hand out views."""
+    spans = [(bounds[min(ix)], bounds[max(ix) + 1]) for bounds, ix in plans if ix]
+    if not spans:
+        return lambda service, signal: (np.empty(0), np.empty(0))
+    service = context.service
+    lo = min(s for s, _ in spans) - service.staleness_s
+    hi = max(e for _, e in spans)
+    key = sample_store.service_keys(conn, [service.id])[service.id]
+    codes = list(sample_store.SIGNAL_CODES.values())
+    loaded = sample_store.load_service_samples(conn, [key], codes, int(np.floor(lo * 1000)), int(np.ceil(hi * 1000)))
+    series = {
+        signal: (at_ms / 1000.0, value)
+        for (_, code), (at_ms, value) in loaded.items()
+        for signal, c in sample_store.SIGNAL_CODES.items()
+        if c == code
+    }
+    empty = (np.empty(0), np.empty(0))
+    return lambda _service, signal: series.get(str(signal), empty)
+
+
+def _score_incidents(
+    conn: Connection,
+    period: str,
+    work: list[tuple[ObjectiveContext, tuple[float, float]]],
+    now_s: float,
+    grace_s: float,
+) -> list[Result]:
+    """Outcomes are computed once per distinct incident rule (service, priority, type, within,
+    calendar) and shared by every agreement that uses the same rule."""
+    if not work:
+        return []
+    candidates = _incident_candidates(conn, period, work)
+    open_times = OpenTimes()
+    shared: dict[tuple, list[incident_rules.Outcome]] = {}
+    results: list[Result] = []
+    for context, window in work:
+        o = context.objective
+        rule = (o.service, o.priority, o.type, o.within_s, context.calendar)
+        if rule not in shared:
+            shared[rule] = incident_rules.outcomes(candidates.get((o.service, o.priority), []), o, open_times(context.calendar), now_s)
+        final = is_final(context.agreement, period, now_s, grace_s)
+        results += incident_results(context, period, window, shared[rule], final)
+    return results
+
+
+def _incident_candidates(
+    conn: Connection, period: str, work: list[tuple[ObjectiveContext, tuple[float, float]]]
+) -> dict[tuple[str, str | None], list[Incident]]:
+    """Incidents that can be decided inside the period: opened before it ends and not
+    stopped before it starts (a stop bounds the decisive moment)."""
+    starts, ends = zip(*(period_bounds(period, c.agreement.timezone) for c, _ in work))
+    services = {c.objective.service for c, _ in work}
+    found = incident_store.load_incidents(
+        conn,
+        services=services,
+        opened_before=from_epoch_s(max(ends)),
+        open_or_stopped_after=from_epoch_s(min(starts)),
+    )
+    grouped: dict[tuple[str, str | None], list[Incident]] = defaultdict(list)
+    for incident in found:
+        grouped[(incident.service, incident.priority)].append(incident)
+    return grouped
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read_results(engine: Engine, period: str, customer: str | None = None) -> list[Result]:
+    with engine.connect() as conn:
+        return result_store.load_results(conn, period, customer)
+
+
+# ---------------------------------------------------------------- which periods
+
+
+def open_periods(catalogue: Catalogue, now: datetime, grace_s: float) -> list[str]:
+    """The running period, and the previous one while it is not final yet (in every zone
+    that an agreement uses)."""
+    now_s = now.timestamp()
+    found: set[str] = set()
+    for zone_name in {a.timezone for a in catalogue.agreements.values()} or {"Europe/London"}:
+        current = period_of(now_s, zone_name)
+        found.add(current)
+        previous = previous_period(current)
+        if now_s < period_bounds(previous, zone_name)[1] + grace_s:
+            found.add(previous)
+    return sorted(found)
+
+
+def periods_with_data(engine: Engine, catalogue: Catalogue, now: datetime) -> list[str]:
+    """Every period from the oldest stored sample or incident up to the running one."""
+    with engine.connect() as conn:
+        first_s = min(
+            (s for s in (sample_store.first_sample_s(conn), incident_store.first_opened_s(conn)) if s is not None),
+            default=None,
+        )
+    if first_s is None:
+        return []
+    zone_name = next(iter(catalogue.agreements.values())).timezone if catalogue.agreements else "Europe/London"
+    period, last = period_of(first_s, zone_name), period_of(now.timestamp(), zone_name)
+    periods = [period]
+    while period < last:
+        period = next_period(period)
+        periods.append(period)
+    return periods
