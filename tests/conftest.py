@@ -1,0 +1,83 @@
+"""Shared fixtures: a real database on every engine in use.
+
+`database_url` is parametrised over engines: `sqlite` (a file in tmp_path, always) and
+`postgresql` (a fresh, uniquely named database on the server given by SLA_TEST_POSTGRES_URL,
+dropped afterwards; skipped when that variable is unset). `engine` is that database migrated
+to head.
+
+    SLA_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres pytest
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.pool import NullPool
+
+from worker.storage.engine import make_engine, normalise_url
+from worker.storage.migrate import upgrade
+
+POSTGRES_ENV = "SLA_TEST_POSTGRES_URL"
+
+
+def _postgres_server_url() -> str | None:
+    return os.environ.get(POSTGRES_ENV) or None
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    server = _postgres_server_url()
+    if server:
+        shown = normalise_url(server).render_as_string(hide_password=True)
+        return [f"storage engines: sqlite, postgresql ({shown}, one fresh database per test)"]
+    return [f"storage engines: sqlite only ({POSTGRES_ENV} not set: postgresql tests skipped)"]
+
+
+ENGINE_PARAMS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param(
+        "postgresql",
+        id="postgresql",
+        marks=[
+            pytest.mark.postgres,
+            pytest.mark.skipif(
+                _postgres_server_url() is None,
+                reason=f"{POSTGRES_ENV} is not set (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres)",
+            ),
+        ],
+    ),
+]
+
+
+@pytest.fixture(params=ENGINE_PARAMS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database on one engine, as a URL (not migrated: see `engine`)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'sla.sqlite'}"
+        return
+    server = normalise_url(_postgres_server_url() or "")
+    name = f"sla_test_{uuid.uuid4().hex[:16]}"
+    admin = make_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """The database at `database_url`, migrated to head, as an engine (disposed afterwards)."""
+    upgrade(database_url)
+    eng = make_engine(database_url)
+    try:
+        yield eng
+    finally:
+        eng.dispose()

@@ -1,0 +1,140 @@
+"""Initial schema: services, samples, incidents, maintenance, results, tallies, watermarks,
+ingested_files.
+
+Revision ID: 0001
+Revises:
+Create Date: 2026-11-28
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0001"
+down_revision: str | None = None
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# Instants: timestamptz on PostgreSQL, fixed-width naive-UTC text on SQLite (tables.UtcDateTime).
+Instant = sa.DateTime(timezone=True)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "services",
+        sa.Column("key", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("id", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name="pk_services"),
+        sa.UniqueConstraint("id", name="uq_services_id"),
+    )
+    op.create_table(
+        "samples",
+        sa.Column("service_key", sa.Integer(), nullable=False),
+        sa.Column("signal", sa.SmallInteger(), nullable=False),
+        sa.Column("at_ms", sa.BigInteger(), nullable=False),
+        sa.Column("value", sa.Double(), nullable=False),
+        sa.PrimaryKeyConstraint("service_key", "signal", "at_ms", name="pk_samples"),
+        sqlite_with_rowid=False,
+    )
+    op.create_table(
+        "incidents",
+        sa.Column("id", sa.Text(), nullable=False),
+        sa.Column("service", sa.Text(), nullable=False),
+        sa.Column("customer", sa.Text(), nullable=True),
+        sa.Column("priority", sa.Text(), nullable=False),
+        sa.Column("opened_at", Instant, nullable=False),
+        sa.Column("responded_at", Instant, nullable=True),
+        sa.Column("resolved_at", Instant, nullable=True),
+        sa.Column("on_hold", sa.Text(), server_default="[]", nullable=False),
+        sa.Column("updated_at", Instant, nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_incidents"),
+    )
+    op.create_index("ix_incidents_service_opened_at", "incidents", ["service", "opened_at"])
+    op.create_table(
+        "maintenance",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("service", sa.Text(), nullable=False),
+        sa.Column("start_at", Instant, nullable=False),
+        sa.Column("end_at", Instant, nullable=False),
+        sa.Column("announced_at", Instant, nullable=True),
+        sa.Column("reason", sa.Text(), server_default="", nullable=False),
+        sa.Column("emergency", sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_maintenance"),
+        sa.UniqueConstraint("service", "start_at", "end_at", name="uq_maintenance_service_start_at_end_at"),
+    )
+    op.create_table(
+        "results",
+        sa.Column("agreement", sa.Text(), nullable=False),
+        sa.Column("customer", sa.Text(), nullable=False),
+        sa.Column("objective", sa.Text(), nullable=False),
+        sa.Column("period", sa.Text(), nullable=False),
+        sa.Column("service", sa.Text(), nullable=False),
+        sa.Column("type", sa.Text(), nullable=False),
+        sa.Column("target", sa.Double(), nullable=False),
+        sa.Column("warning", sa.Double(), nullable=True),
+        sa.Column("value", sa.Double(), nullable=True),
+        sa.Column("status", sa.Text(), nullable=False),
+        sa.Column("good", sa.Double(), nullable=False),
+        sa.Column("bad", sa.Double(), nullable=False),
+        sa.Column("total", sa.Double(), nullable=False),
+        sa.Column("unit", sa.Text(), nullable=False),
+        sa.Column("coverage", sa.Double(), nullable=True),
+        sa.Column("error_budget_remaining", sa.Double(), nullable=True),
+        sa.Column("final", sa.Boolean(), nullable=False),
+        sa.Column("computed_at", Instant, nullable=False),
+        sa.PrimaryKeyConstraint("agreement", "customer", "objective", "period", name="pk_results"),
+    )
+    op.create_index("ix_results_period_customer", "results", ["period", "customer"])
+    op.create_table(
+        "tallies",
+        sa.Column("agreement", sa.Text(), nullable=False),
+        sa.Column("objective", sa.Text(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("basis", sa.Text(), nullable=False),
+        sa.Column("up_s", sa.Double(), nullable=False),
+        sa.Column("down_s", sa.Double(), nullable=False),
+        sa.Column("counted_s", sa.Double(), nullable=False),
+        sa.Column("good", sa.Double(), nullable=False),
+        sa.Column("total", sa.Double(), nullable=False),
+        sa.Column("computed_at", Instant, nullable=False),
+        sa.PrimaryKeyConstraint("agreement", "objective", "day", name="pk_tallies"),
+    )
+    op.create_table(
+        "watermarks",
+        sa.Column("source", sa.Text(), nullable=False),
+        sa.Column("stream", sa.Text(), nullable=False),
+        sa.Column("position", sa.Text(), nullable=True),
+        sa.Column("last_success_at", Instant, nullable=True),
+        sa.Column("last_failure_at", Instant, nullable=True),
+        sa.Column("failures_in_row", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("samples_stored", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("rows_refused", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("source", "stream", name="pk_watermarks"),
+    )
+    op.create_table(
+        "ingested_files",
+        sa.Column("sha256", sa.Text(), nullable=False),
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("kind", sa.Text(), nullable=False),
+        sa.Column("accepted", sa.Integer(), nullable=False),
+        sa.Column("refused", sa.Integer(), nullable=False),
+        sa.Column("ingested_at", Instant, nullable=False),
+        sa.PrimaryKeyConstraint("sha256", name="pk_ingested_files"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("ingested_files")
+    op.drop_table("watermarks")
+    op.drop_table("tallies")
+    op.drop_index("ix_results_period_customer", table_name="results")
+    op.drop_table("results")
+    op.drop_table("maintenance")
+    op.drop_index("ix_incidents_service_opened_at", table_name="incidents")
+    op.drop_table("incidents")
+    op.drop_table("samples")
+    op.drop_table("services")

@@ -1,0 +1,249 @@
+"""The database schema, defined once, and the one upsert helper every repository module uses.
+
+The schema is created and changed only by Alembic migrations (`worker/storage/migrations`);
+`metadata` here is what the code reads and writes, and a test checks that the migrated database
+matches it on every engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    Double,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    false,
+)
+from sqlalchemy.engine import Connection
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An instant stored so that it always comes back as an aware UTC datetime.
+
+    PostgreSQL keeps `timestamptz` (returned in the session's zone: converted to UTC here).
+    SQLite has no zone support: values are stored as naive UTC text in a fixed-width format, so
+    string comparison in SQL orders them correctly, and UTC is attached on the way out.
+    A naive datetime is refused on the way in: guessing its zone would shift it silently."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected an aware datetime, got {type(value).__name__}")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} refused: instants must be aware (UTC)")
+        value = value.astimezone(timezone.utc)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+services = Table(
+    "services",
+    metadata,
+    # The small key samples carry instead of the service id (4 bytes instead of a text per row).
+    Column("key", Integer, primary_key=True, autoincrement=True),
+    Column("id", Text, nullable=False),
+    UniqueConstraint("id"),
+)
+
+samples = Table(
+    "samples",
+    metadata,
+    # No foreign key to services: a per-row referential check would cost a large share of the
+    # bulk ingest rate, and keys only ever come from `samples.service_keys`.
+    Column("service_key", Integer, nullable=False),
+    Column("signal", SmallInteger, nullable=False),  # samples.SIGNAL_CODES
+    Column("at_ms", BigInteger, nullable=False),  # epoch milliseconds, UTC
+    Column("value", Double, nullable=False),
+    PrimaryKeyConstraint("service_key", "signal", "at_ms"),
+    # SQLite: the table *is* its primary-key b-tree (no rowid table beside an index), which
+    # halves the file and makes range reads sequential.
+    sqlite_with_rowid=False,
+)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("service", Text, nullable=False),
+    Column("customer", Text, nullable=True),  # NULL: every customer covered for the service
+    Column("priority", Text, nullable=False),
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column("responded_at", UtcDateTime, nullable=True),
+    Column("resolved_at", UtcDateTime, nullable=True),
+    Column("on_hold", Text, nullable=False, server_default="[]"),  # JSON [[start_iso, end_iso], …]
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index(None, "service", "opened_at"),
+)
+
+maintenance = Table(
+    "maintenance",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("service", Text, nullable=False),
+    Column("start_at", UtcDateTime, nullable=False),
+    Column("end_at", UtcDateTime, nullable=False),
+    Column("announced_at", UtcDateTime, nullable=True),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("emergency", Boolean, nullable=False, server_default=false()),
+    UniqueConstraint("service", "start_at", "end_at"),
+)
+
+results = Table(
+    "results",
+    metadata,
+    Column("agreement", Text, nullable=False),
+    Column("customer", Text, nullable=False),
+    Column("objective", Text, nullable=False),
+    Column("period", Text, nullable=False),  # YYYY-MM
+    Column("service", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("target", Double, nullable=False),
+    Column("warning", Double, nullable=True),
+    Column("value", Double, nullable=True),
+    Column("status", Text, nullable=False),
+    Column("good", Double, nullable=False),
+    Column("bad", Double, nullable=False),
+    Column("total", Double, nullable=False),
+    Column("unit", Text, nullable=False),
+    Column("coverage", Double, nullable=True),
+    Column("error_budget_remaining", Double, nullable=True),
+    Column("final", Boolean, nullable=False),
+    Column("computed_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("agreement", "customer", "objective", "period"),
+    Index(None, "period", "customer"),
+)
+
+tallies = Table(
+    "tallies",
+    metadata,
+    Column("agreement", Text, nullable=False),
+    Column("objective", Text, nullable=False),
+    Column("day", Date, nullable=False),  # local date in the agreement's time zone
+    Column("basis", Text, nullable=False),  # fingerprint of the configuration that produced it
+    Column("up_s", Double, nullable=False),
+    Column("down_s", Double, nullable=False),
+    Column("counted_s", Double, nullable=False),
+    Column("good", Double, nullable=False),
+    Column("total", Double, nullable=False),
+    Column("computed_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("agreement", "objective", "day"),
+)
+
+watermarks = Table(
+    "watermarks",
+    metadata,
+    Column("source", Text, nullable=False),
+    Column("stream", Text, nullable=False),  # "epr/up", "incidents", …
+    Column("position", Text, nullable=True),  # ISO instant or an opaque cursor
+    Column("last_success_at", UtcDateTime, nullable=True),
+    Column("last_failure_at", UtcDateTime, nullable=True),
+    Column("failures_in_row", Integer, nullable=False, server_default="0"),
+    Column("samples_stored", BigInteger, nullable=False, server_default="0"),
+    Column("rows_refused", BigInteger, nullable=False, server_default="0"),
+    Column("last_error", Text, nullable=True),
+    PrimaryKeyConstraint("source", "stream"),
+)
+
+ingested_files = Table(
+    "ingested_files",
+    metadata,
+    Column("sha256", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("kind", Text, nullable=False),  # samples | incidents | maintenance
+    Column("accepted", Integer, nullable=False),
+    Column("refused", Integer, nullable=False),
+    Column("ingested_at", UtcDateTime, nullable=False),
+)
+
+
+# --- the one way to upsert ---------------------------------------------------------------------
+
+
+def dialect_insert(conn: Connection) -> Callable[[Table], Any]:
+    """`insert` of the connection's dialect, the one that has `on_conflict_do_update`.
+
+    Every upsert goes through here (or through `upsert` below) so that supporting another
+    engine means changing one function."""
+    name = conn.dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert
+    raise NotImplementedError(f"upsert is not implemented for {name}")
+
+
+def upsert(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    keys: Sequence[str],
+    *,
+    update: Sequence[str] | None = None,
+) -> int:
+    """Insert `rows`; where a row with the same `keys` exists, overwrite its `update` columns
+    (default: every column the rows carry except the keys; none → keep the stored row).
+
+    Rows repeating a key within the batch are collapsed first, the later one winning — that is
+    the product's rule, and PostgreSQL refuses to touch one row twice in one statement anyway.
+    All rows must carry the same columns. Returns the number of distinct keys written."""
+    if not rows:
+        return 0
+    last: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+    for row in rows:
+        last[tuple(row[k] for k in keys)] = row
+    distinct = list(last.values())
+    columns = list(distinct[0].keys())
+    update_columns = [c for c in columns if c not in keys] if update is None else list(update)
+
+    stmt = dialect_insert(conn)(table)
+    if update_columns:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={c: stmt.excluded[c] for c in update_columns},
+        )
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+    conn.execute(stmt, distinct)
+    return len(distinct)
