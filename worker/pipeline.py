@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -204,18 +204,21 @@ def _touched(context: ObjectiveContext, changes: Changes | None, kind: str) -> b
 
 
 def _days_to_tally(
-    context: ObjectiveContext, days: list[date], bounds: np.ndarray, stored: dict[date, str], changes: Changes | None
+    context: ObjectiveContext, bounds: np.ndarray, sheet: tally_store.TallySheet, changes: Changes | None
 ) -> list[int]:
-    """Indexes of the days whose tally must be (re)computed."""
+    """Indexes of the days whose tally must be (re)computed: every day on a full run; on an
+    incremental run the days never tallied and the days new samples can have moved (a sample
+    changes the hold of the one before it, so reach back and forward by the staleness)."""
+    days = len(bounds) - 1
     if changes is None:
-        return list(range(len(days)))
-    wanted = {i for i, day in enumerate(days) if stored.get(day) != context.basis}
+        return list(range(days))
+    wanted = set(np.nonzero(~sheet.tallied)[0].tolist())
     span = changes.samples.get(context.objective.service)
     if span is not None:
         margin = context.service.staleness_s
         lo = np.searchsorted(bounds, span[0] - margin, side="right") - 1
         hi = np.searchsorted(bounds, span[1] + margin, side="right") - 1
-        wanted |= set(range(max(lo, 0), min(hi, len(days) - 1) + 1))
+        wanted |= set(range(max(lo, 0), min(hi, days - 1) + 1))
     return sorted(wanted)
 
 
@@ -238,77 +241,43 @@ def _score_samples(
     grace_s: float,
     changes: Changes | None,
 ) -> list[Result]:
-    """Tally the days that need it (service by service, to bound memory), then add up every
-    stored day of the period for each objective."""
+    """Tally the days that need it, service by service to bound memory, then add up each
+    objective's sheet. Objectives with the same basis (same service, calendar, exclusions …
+    in different agreements) share one computation."""
     results: list[Result] = []
+    stored = tally_store.load_sheets(conn, period, [_key(c) for c, _ in work]) if changes is not None else {}
     by_service: dict[str, list[tuple[ObjectiveContext, tuple[float, float]]]] = defaultdict(list)
     for context, window in work:
         by_service[context.objective.service].append((context, window))
-    for service, items in by_service.items():
-        stored = _stored_tallies(conn, items, period)
+    sheets: list[tally_store.TallySheet] = []
+    for items in by_service.values():
         plans = []
         for context, window in items:
-            days, bounds = period_days(period, context.agreement.timezone)
-            basis = {day: row.basis for day, row in stored[_key(context)].items()}
-            plans.append((context, window, days, bounds, _days_to_tally(context, days, bounds, basis, changes)))
-        series = _series_loader(conn, items[0][0], [(p[3], p[4]) for p in plans])
-        fresh: list[tally_store.TallyRow] = []
-        for context, window, days, bounds, indexes in plans:
-            rows = stored[_key(context)]
+            _, bounds = period_days(period, context.agreement.timezone)
+            sheet = stored.get(_key(context))
+            if sheet is None or sheet.basis != context.basis or len(sheet.tallied) != len(bounds) - 1:
+                sheet = tally_store.TallySheet.blank(*_key(context), period, context.basis, len(bounds) - 1)
+            plans.append((context, window, bounds, sheet, _days_to_tally(context, bounds, sheet, changes)))
+        series = _series_loader(conn, items[0][0], [(bounds, indexes) for _, _, bounds, _, indexes in plans])
+        shared: dict[tuple[str, int, int], DayTallies] = {}
+        for context, window, bounds, sheet, indexes in plans:
             for first, last in _runs(indexes):
-                tallied = _rows(context, days[first : last + 1], tally_days(context, window, bounds[first : last + 2], series))
-                fresh.extend(tallied)
-                rows.update({row.day: row for row in tallied})
-            tally = _sum_rows(rows[day] for day in days if day in rows)
+                computed = (context.basis, first, last)
+                if computed not in shared:
+                    shared[computed] = tally_days(context, window, bounds[first : last + 2], series)
+                tallied = shared[computed]
+                sheet.sums[:, first : last + 1] = [getattr(tallied, f) for f in tally_store.FIELDS]
+                sheet.tallied[first : last + 1] = True
+            if indexes:
+                sheets.append(sheet)
+            tally = Tally(*(float(x) for x in sheet.sums.sum(axis=1)))
             results += sample_results(context, period, tally, is_final(context.agreement, period, now_s, grace_s))
-        tally_store.upsert_tallies(conn, fresh, computed_at=from_epoch_s(now_s))
+    tally_store.upsert_sheets(conn, sheets, computed_at=from_epoch_s(now_s))
     return results
 
 
 def _key(context: ObjectiveContext) -> tuple[str, str]:
     return context.agreement.id, context.objective.id
-
-
-def _stored_tallies(
-    conn: Connection, items: list[tuple[ObjectiveContext, tuple[float, float]]], period: str
-) -> dict[tuple[str, str], dict[date, tally_store.TallyRow]]:
-    stored: dict[tuple[str, str], dict[date, tally_store.TallyRow]] = {_key(c): {} for c, _ in items}
-    by_agreement: dict[str, list[str]] = defaultdict(list)
-    for context, _ in items:
-        by_agreement[context.agreement.id].append(context.objective.id)
-    for agreement, objective_ids in by_agreement.items():
-        days, _ = period_days(period, "UTC")
-        for row in tally_store.load_tallies(conn, agreement, objective_ids, days[0], days[-1]):
-            stored[(row.agreement, row.objective)][row.day] = row
-    return stored
-
-
-def _rows(context: ObjectiveContext, days: list[date], tallied: DayTallies) -> list[tally_store.TallyRow]:
-    return [
-        tally_store.TallyRow(
-            agreement=context.agreement.id,
-            objective=context.objective.id,
-            day=day,
-            basis=context.basis,
-            up_s=float(tallied.up_s[i]),
-            down_s=float(tallied.down_s[i]),
-            counted_s=float(tallied.counted_s[i]),
-            good=float(tallied.good[i]),
-            total=float(tallied.total[i]),
-        )
-        for i, day in enumerate(days)
-    ]
-
-
-def _sum_rows(rows: Iterable[tally_store.TallyRow]) -> Tally:
-    up = down = counted = good = total = 0.0
-    for row in rows:
-        up += row.up_s
-        down += row.down_s
-        counted += row.counted_s
-        good += row.good
-        total += row.total
-    return Tally(up, down, counted, good, total)
 
 
 def _series_loader(

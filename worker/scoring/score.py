@@ -6,6 +6,7 @@ values and a lookup for sample series, `now_s` is an argument.
 from __future__ import annotations
 
 import hashlib
+from functools import cached_property
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -47,7 +48,7 @@ class ObjectiveContext:
     service: Service
     excluded: tuple[MaintenanceWindow, ...]
 
-    @property
+    @cached_property
     def basis(self) -> str:
         """Fingerprint of what shapes the day tallies (not target or warning), so stored
         tallies made under another configuration are recomputed rather than reused."""

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
+    LargeBinary,
     BigInteger,
     Boolean,
     Column,
@@ -156,15 +157,13 @@ tallies = Table(
     metadata,
     Column("agreement", Text, nullable=False),
     Column("objective", Text, nullable=False),
-    Column("day", Date, nullable=False),  # local date in the agreement's time zone
+    Column("period", Text, nullable=False),  # YYYY-MM
     Column("basis", Text, nullable=False),  # fingerprint of the configuration that produced it
-    Column("up_s", Double, nullable=False),
-    Column("down_s", Double, nullable=False),
-    Column("counted_s", Double, nullable=False),
-    Column("good", Double, nullable=False),
-    Column("total", Double, nullable=False),
+    Column("days", Integer, nullable=False),
+    Column("tallied", LargeBinary, nullable=False),  # one byte per local day: 1 = computed
+    Column("sums", LargeBinary, nullable=False),  # float64 [5 × days]: up_s, down_s, counted_s, good, total
     Column("computed_at", UtcDateTime, nullable=False),
-    PrimaryKeyConstraint("agreement", "objective", "day"),
+    PrimaryKeyConstraint("agreement", "objective", "period"),
 )
 
 watermarks = Table(
