@@ -28,6 +28,8 @@ from worker.scoring.periods import (
     previous_period,
     scored_window,
 )
+from worker.scoring.counted import counted_time
+from worker.scoring.intervals import Intervals
 from worker.scoring.results import Tally
 from worker.scoring.score import (
     ObjectiveContext,
@@ -141,17 +143,26 @@ def _ingest_samples(conn: Connection, catalogue: Catalogue, data: bytes) -> Inge
         report.refusals.extend(Refusal(r.line + offset if r.line > 1 else r.line, r.reason) for r in parsed.refusals)
         if len(parsed.at_ms) == 0:
             continue
-        keys = sample_store.service_keys(conn, np.unique(parsed.service).tolist())
-        service_key = np.fromiter((keys[s] for s in parsed.service), dtype=np.int32, count=len(parsed.service))
-        signal = np.fromiter(
-            (sample_store.SIGNAL_CODES[s] for s in parsed.signal), dtype=np.int16, count=len(parsed.signal)
-        )
+        names, service_index = _categories(parsed.service)
+        keys = sample_store.service_keys(conn, names)
+        service_key = np.array([keys[name] for name in names], dtype=np.int32)[service_index]
+        signal_names, signal_index = _categories(parsed.signal)
+        signal = np.array([sample_store.SIGNAL_CODES[s] for s in signal_names], dtype=np.int16)[signal_index]
         sample_store.store_samples(conn, service_key, signal, parsed.at_ms, parsed.value)
-        for service in np.unique(parsed.service):
-            mask = parsed.service == service
-            at = parsed.at_ms[mask]
-            report.changes.add_samples(str(service), at.min() / 1000.0, at.max() / 1000.0)
+        first = np.full(len(names), np.iinfo(np.int64).max)
+        last = np.full(len(names), np.iinfo(np.int64).min)
+        np.minimum.at(first, service_index, parsed.at_ms)
+        np.maximum.at(last, service_index, parsed.at_ms)
+        for name, lo, hi in zip(names, first.tolist(), last.tolist()):
+            report.changes.add_samples(name, lo / 1000.0, hi / 1000.0)
     return report
+
+
+def _categories(values: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Distinct strings (first-seen order) and each element's index among them, in one pass."""
+    index: dict[str, int] = {}
+    codes = np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.int32, count=len(values))
+    return list(index), codes
 
 
 # ---------------------------------------------------------------- scoring
@@ -250,6 +261,8 @@ def _score_samples(
     for context, window in work:
         by_service[context.objective.service].append((context, window))
     sheets: list[tally_store.TallySheet] = []
+    keys = sample_store.service_keys(conn, list(by_service))
+    counted: dict[tuple, Intervals] = {}  # counted time by (calendar, window, exclusions)
     for items in by_service.values():
         plans = []
         for context, window in items:
@@ -258,13 +271,20 @@ def _score_samples(
             if sheet is None or sheet.basis != context.basis or len(sheet.tallied) != len(bounds) - 1:
                 sheet = tally_store.TallySheet.blank(*_key(context), period, context.basis, len(bounds) - 1)
             plans.append((context, window, bounds, sheet, _days_to_tally(context, bounds, sheet, changes)))
-        series = _series_loader(conn, items[0][0], [(bounds, indexes) for _, _, bounds, _, indexes in plans])
+        service = items[0][0].service
+        signals = {signal for context, _ in items for signal in context.objective.type.signals}
+        series = _series_loader(
+            conn, keys[service.id], service.staleness_s, signals, [(bounds, indexes) for _, _, bounds, _, indexes in plans]
+        )
         shared: dict[tuple[str, int, int], DayTallies] = {}
         for context, window, bounds, sheet, indexes in plans:
             for first, last in _runs(indexes):
                 computed = (context.basis, first, last)
                 if computed not in shared:
-                    shared[computed] = tally_days(context, window, bounds[first : last + 2], series)
+                    shape = (context.calendar, window, context.excluded)
+                    if shape not in counted:
+                        counted[shape] = counted_time(*shape)
+                    shared[computed] = tally_days(context, counted[shape], bounds[first : last + 2], series)
                 tallied = shared[computed]
                 sheet.sums[:, first : last + 1] = [getattr(tallied, f) for f in tally_store.FIELDS]
                 sheet.tallied[first : last + 1] = True
@@ -281,27 +301,21 @@ def _key(context: ObjectiveContext) -> tuple[str, str]:
 
 
 def _series_loader(
-    conn: Connection, context: ObjectiveContext, plans: list[tuple[np.ndarray, list[int]]]
+    conn: Connection, service_key: int, staleness_s: float, signals: set[Signal], plans: list[tuple[np.ndarray, list[int]]]
 ) -> Callable[[str, Signal], tuple[np.ndarray, np.ndarray]]:
-    """Load once every signal of one service over the span all planned days need
-    (from the first day's start − staleness), then hand out views."""
+    """Load once the signals one service's objectives read, over the span all planned days
+    need (from the first day's start − staleness), then hand out the arrays."""
     spans = [(bounds[min(ix)], bounds[max(ix) + 1]) for bounds, ix in plans if ix]
-    if not spans:
-        return lambda service, signal: (np.empty(0), np.empty(0))
-    service = context.service
-    lo = min(s for s, _ in spans) - service.staleness_s
-    hi = max(e for _, e in spans)
-    key = sample_store.service_keys(conn, [service.id])[service.id]
-    codes = list(sample_store.SIGNAL_CODES.values())
-    loaded = sample_store.load_service_samples(conn, [key], codes, int(np.floor(lo * 1000)), int(np.ceil(hi * 1000)))
-    series = {
-        signal: (at_ms / 1000.0, value)
-        for (_, code), (at_ms, value) in loaded.items()
-        for signal, c in sample_store.SIGNAL_CODES.items()
-        if c == code
-    }
     empty = (np.empty(0), np.empty(0))
-    return lambda _service, signal: series.get(str(signal), empty)
+    if not spans:
+        return lambda _service, _signal: empty
+    lo = min(s for s, _ in spans) - staleness_s
+    hi = max(e for _, e in spans)
+    codes = [sample_store.SIGNAL_CODES[signal.value] for signal in signals]
+    loaded = sample_store.load_service_samples(conn, [service_key], codes, int(np.floor(lo * 1000)), int(np.ceil(hi * 1000)))
+    names = {code: name for name, code in sample_store.SIGNAL_CODES.items()}
+    series = {names[code]: (at_ms / 1000.0, value) for (_, code), (at_ms, value) in loaded.items()}
+    return lambda _service, signal: series.get(signal.value, empty)
 
 
 def _score_incidents(

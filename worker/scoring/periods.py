@@ -63,8 +63,10 @@ def period_of(at_s: float, tz: str) -> str:
     return f"{local.year}-{local.month:02d}"
 
 
+@lru_cache(maxsize=256)
 def period_days(period: str, tz: str) -> tuple[list[date], np.ndarray]:
-    """The local days of a period and their n + 1 boundaries in epoch seconds."""
+    """The local days of a period and their n + 1 boundaries in epoch seconds (shared: do
+    not modify the returned values)."""
     year, month = parse_period(period)
     day = date(year, month, 1)
     days = []
@@ -72,6 +74,7 @@ def period_days(period: str, tz: str) -> tuple[list[date], np.ndarray]:
         days.append(day)
         day += timedelta(days=1)
     bounds = np.array([local_midnight(d, tz) for d in days] + [local_midnight(day, tz)])
+    bounds.setflags(write=False)
     return days, bounds
 
 

@@ -85,12 +85,10 @@ def is_final(agreement: Agreement, period: str, now_s: float, grace_s: float) ->
     return now_s >= period_bounds(period, agreement.timezone)[1] + grace_s
 
 
-def tally_days(
-    context: ObjectiveContext, window: tuple[float, float], bounds: np.ndarray, series: SeriesLookup
-) -> DayTallies:
-    """Per-day tallies of a sample objective over the days given by `bounds`."""
-    lo, hi = max(window[0], bounds[0]), min(window[1], bounds[-1])
-    counted = clip(counted_time(context.calendar, window, context.excluded), lo, hi) if hi > lo else Intervals.empty()
+def tally_days(context: ObjectiveContext, counted: Intervals, bounds: np.ndarray, series: SeriesLookup) -> DayTallies:
+    """Per-day tallies of a sample objective over the days given by `bounds`, with `counted`
+    its counted time over the scored window (see `counted_time`)."""
+    counted = clip(counted, bounds[0], bounds[-1])
     objective, service = context.objective, context.service.id
     if objective.type is ObjectiveType.AVAILABILITY:
         at_s, value = series(service, Signal.UP)
@@ -175,7 +173,8 @@ def score_period(
             results.extend(incident_results(context, period, window, found, final))
         else:
             _, bounds = period_days(period, context.agreement.timezone)
-            tally = sum_days(tally_days(context, window, bounds, series))
+            counted = counted_time(context.calendar, window, context.excluded)
+            tally = sum_days(tally_days(context, counted, bounds, series))
             results.extend(sample_results(context, period, tally, final))
     return sorted(results, key=result_order)
 
