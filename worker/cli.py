@@ -6,6 +6,7 @@ Exit status: 0 success, 1 partial (rows refused, sends failed), 2 bad usage or c
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -69,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--customer", metavar="ID")
     results.add_argument("--format", choices=["json", "table", "csv"], default="table")
     results.set_defaults(run=cmd_results)
+    run = commands.add_parser("run", parents=[common], help="worker + beat in the foreground (embedded default)")
+    run.set_defaults(run=cmd_run)
     return parser
 
 
@@ -141,7 +144,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         raise UsageError(f"{path}: no such file")
     engine = _engine(settings)
     _progress(f"ingesting {args.kind} from {path} …")
-    report = pipeline.ingest_path(engine, catalogue, args.kind, path)
+    report = pipeline.ingest_path(engine, catalogue, args.kind, path, datetime.now(timezone.utc))
     for refusal in report.refusals:
         print(refusal.describe(str(path)), file=sys.stderr)
     print(f"accepted {report.accepted}, refused {report.refused}")
@@ -169,6 +172,32 @@ def cmd_results(args: argparse.Namespace) -> int:
     text = render(found)
     print(text if text.endswith("\n") else text + "\n", end="")
     return OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Worker and beat in one foreground process tree; Ctrl-C shuts down cleanly (the task
+    in hand finishes, unfinished work stays pending in the database)."""
+    settings = _settings(args)
+    catalogue = _catalogue(settings)
+    _engine(settings).dispose()
+    # The Celery app and its child processes read settings from the environment.
+    os.environ["SLA_CONFIG_DIR"] = str(settings.config_dir)
+    os.environ["SLA_DATABASE_URL"] = settings.database_url
+    from worker.celeryapp import app
+
+    drops = [Path(str(s.options["path"])) for s in catalogue.sources.values() if s.kind == "file_drop"]
+    for folder in drops:
+        folder.mkdir(parents=True, exist_ok=True)
+    print(f"sla-worker run: configuration {settings.config_dir} ({len(catalogue.agreements)} agreements)")
+    print(f"  database  {_safe_url(settings.database_url)}")
+    print(f"  broker    {_safe_url(settings.broker_url)}")
+    for folder in drops:
+        print(f"  drop CSV files into {folder.resolve()}/ (samples, incidents or maintenance)")
+    print(f"  results:  sla-worker results --period {datetime.now(timezone.utc):%Y-%m} --format table")
+    print("  stop with Ctrl-C", flush=True)
+    worker = app.Worker(beat=True, loglevel="INFO", concurrency=settings.worker_concurrency, quiet=True)
+    worker.start()
+    return int(worker.exitcode or 0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

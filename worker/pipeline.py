@@ -46,35 +46,36 @@ from worker.storage import incidents as incident_store
 from worker.storage import maintenance as maintenance_store
 from worker.storage import results as result_store
 from worker.storage import samples as sample_store
+from worker.storage.coordination import claim_changes, forget_changes, record_changes
+from worker.storage.engine import read_only
 from worker.storage import tallies as tally_store
 
 INPUT_KINDS = ("samples", "incidents", "maintenance")
-# Lines parsed and stored at a time: bounds memory for very large sample files.
-_SAMPLE_CHUNK_LINES = 1_000_000
+# Bytes of a samples file parsed and stored at a time (about a million lines): bounds memory.
+_SAMPLE_CHUNK_BYTES = 32 * 1024 * 1024
 
 
 @dataclass
 class Changes:
-    """What new input touched, so scoring redoes only what depends on it."""
+    """What new input touched — per kind and service, the span of instants — so scoring
+    redoes only the periods, objectives and days that depend on it."""
 
-    samples: dict[str, tuple[float, float]] = field(default_factory=dict)  # service → (first_s, last_s)
-    incidents: set[str] = field(default_factory=set)  # services
-    maintenance: set[str] = field(default_factory=set)  # services
+    spans: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
 
-    def add_samples(self, service: str, first_s: float, last_s: float) -> None:
-        if service in self.samples:
-            lo, hi = self.samples[service]
+    def add(self, kind: str, service: str, first_s: float, last_s: float) -> None:
+        if (kind, service) in self.spans:
+            lo, hi = self.spans[(kind, service)]
             first_s, last_s = min(lo, first_s), max(hi, last_s)
-        self.samples[service] = (first_s, last_s)
+        self.spans[(kind, service)] = (first_s, last_s)
 
-    def merge(self, other: Changes) -> None:
-        for service, (lo, hi) in other.samples.items():
-            self.add_samples(service, lo, hi)
-        self.incidents |= other.incidents
-        self.maintenance |= other.maintenance
+    def span(self, kind: str, service: str) -> tuple[float, float] | None:
+        return self.spans.get((kind, service))
+
+    def services(self, kind: str) -> set[str]:
+        return {service for k, service in self.spans if k == kind}
 
     def __bool__(self) -> bool:
-        return bool(self.samples or self.incidents or self.maintenance)
+        return bool(self.spans)
 
 
 @dataclass
@@ -92,46 +93,53 @@ class IngestReport:
 # ---------------------------------------------------------------- ingestion
 
 
-def ingest(engine: Engine, catalogue: Catalogue, kind: str, data: bytes) -> IngestReport:
-    """Store every good row of one CSV file in one transaction; bad rows become refusals."""
+def ingest(engine: Engine, catalogue: Catalogue, kind: str, data: bytes, now: datetime) -> IngestReport:
+    """Store every good row of one CSV file in one transaction (bad rows become refusals),
+    together with the pending changes that tell scoring what to redo."""
     if kind not in INPUT_KINDS:
         raise ValueError(f"unknown input kind {kind!r}; expected one of {', '.join(INPUT_KINDS)}")
     with engine.begin() as conn:
-        if kind == "samples":
-            return _ingest_samples(conn, catalogue, data)
-        if kind == "incidents":
-            parsed = parse_incidents(data, catalogue.services, catalogue.customers)
-            incident_store.store_incidents(conn, parsed.incidents)
-            changes = Changes(incidents={i.service for i in parsed.incidents})
-            return IngestReport(kind, parsed.accepted, parsed.refusals, changes)
-        parsed = parse_maintenance(data, catalogue.services)
-        maintenance_store.store_maintenance(conn, parsed.windows)
-        changes = Changes(maintenance={w.service for w in parsed.windows})
-        return IngestReport(kind, parsed.accepted, parsed.refusals, changes)
+        report = store_input(conn, catalogue, kind, data, now)
+        record_changes(conn, [(k, s, lo, hi) for (k, s), (lo, hi) in report.changes.spans.items()], now)
+    return report
 
 
-def ingest_path(engine: Engine, catalogue: Catalogue, kind: str, path: Path) -> IngestReport:
-    return ingest(engine, catalogue, kind, path.read_bytes())
+def store_input(conn: Connection, catalogue: Catalogue, kind: str, data: bytes, now: datetime) -> IngestReport:
+    """Parse and store one file's good rows inside the caller's transaction."""
+    if kind == "samples":
+        return _ingest_samples(conn, catalogue, data)
+    if kind == "incidents":
+        parsed = parse_incidents(data, catalogue.services, catalogue.customers)
+        incident_store.store_incidents(conn, parsed.incidents, updated_at=now)
+        report = IngestReport(kind, parsed.accepted, parsed.refusals)
+        for incident in parsed.incidents:
+            stop = incident.resolved_at or incident.responded_at
+            report.changes.add(kind, incident.service, incident.opened_at.timestamp(), (stop or now).timestamp())
+        return report
+    parsed = parse_maintenance(data, catalogue.services)
+    maintenance_store.store_maintenance(conn, parsed.windows)
+    report = IngestReport(kind, parsed.accepted, parsed.refusals)
+    for window in parsed.windows:
+        report.changes.add(kind, window.service, window.start_at.timestamp(), window.end_at.timestamp())
+    return report
+
+
+def ingest_path(engine: Engine, catalogue: Catalogue, kind: str, path: Path, now: datetime) -> IngestReport:
+    return ingest(engine, catalogue, kind, path.read_bytes(), now)
 
 
 def _sample_chunks(data: bytes) -> Iterator[tuple[int, bytes]]:
     """(line offset, header + lines) pieces of a samples file, split at line ends."""
     header_end = data.find(b"\n")
-    if header_end < 0 or data.count(b"\n", 0, min(len(data), 64 * 1024 * 1024)) < _SAMPLE_CHUNK_LINES:
+    if header_end < 0 or len(data) <= _SAMPLE_CHUNK_BYTES:
         yield 0, data
         return
     header = data[: header_end + 1]
-    position, line = header_end + 1, 2
+    position, offset = header_end + 1, 0
     while position < len(data):
-        end = position
-        for _ in range(_SAMPLE_CHUNK_LINES):
-            end = data.find(b"\n", end) + 1
-            if end == 0:
-                end = len(data)
-                break
-        chunk = data[position:end]
-        yield line - 2, header + chunk
-        line += chunk.count(b"\n")
+        end = data.find(b"\n", position + _SAMPLE_CHUNK_BYTES) + 1 or len(data)
+        yield offset, header + data[position:end]
+        offset += data.count(b"\n", position, end)
         position = end
 
 
@@ -154,7 +162,7 @@ def _ingest_samples(conn: Connection, catalogue: Catalogue, data: bytes) -> Inge
         np.minimum.at(first, service_index, parsed.at_ms)
         np.maximum.at(last, service_index, parsed.at_ms)
         for name, lo, hi in zip(names, first.tolist(), last.tolist()):
-            report.changes.add_samples(name, lo / 1000.0, hi / 1000.0)
+            report.changes.add("samples", name, lo / 1000.0, hi / 1000.0)
     return report
 
 
@@ -173,21 +181,69 @@ def all_maintenance(conn: Connection, catalogue: Catalogue) -> list[MaintenanceW
     return list(catalogue.maintenance) + maintenance_store.load_maintenance(conn)
 
 
-def score_period(
-    engine: Engine,
-    catalogue: Catalogue,
-    period: str,
-    now: datetime,
-    grace_s: float,
-    changes: Changes | None = None,
-) -> list[Result]:
-    """Score one period and store the results. Without `changes` everything is recomputed;
-    with them, only the days and objectives the new data can have moved."""
-    now_s = now.timestamp()
+def score_period(engine: Engine, catalogue: Catalogue, period: str, now: datetime, grace_s: float) -> list[Result]:
+    """Recompute one period from scratch and store its results. Pending changes that lie
+    wholly inside the period are covered by this and forgotten."""
     with engine.begin() as conn:
-        found = _score(conn, catalogue, period, now_s, grace_s, changes)
+        _hold_scoring_lock(conn)
+        found = _score(conn, catalogue, period, now.timestamp(), grace_s, None)
         result_store.upsert_results(conn, found, computed_at=now)
+        lo, hi = _period_span(catalogue, period)
+        margin = max((s.staleness_s for s in catalogue.services.values()), default=0.0)
+        forget_changes(conn, [c.id for c in claim_changes(conn) if c.first_s - margin >= lo and c.last_s < hi])
     return found
+
+
+def score_pending(engine: Engine, catalogue: Catalogue, now: datetime, grace_s: float) -> list[Result]:
+    """Score what new input changed since the last run (the worker's path): claim the pending
+    changes, re-tally only the days and objectives they touch in every period they touch,
+    store the results and forget the changes — all in one transaction, so a run that dies
+    leaves the changes for the next one."""
+    with engine.begin() as conn:
+        _hold_scoring_lock(conn)
+        pending = claim_changes(conn)
+        if not pending:
+            return []
+        changes = Changes()
+        for change in pending:
+            changes.add(change.kind, change.service, change.first_s, change.last_s)
+        found: list[Result] = []
+        for period in periods_touched(catalogue, changes):
+            found += _score(conn, catalogue, period, now.timestamp(), grace_s, changes)
+        result_store.upsert_results(conn, found, computed_at=now)
+        forget_changes(conn, [c.id for c in pending])
+    return found
+
+
+def _hold_scoring_lock(conn: Connection) -> None:
+    """One scoring transaction at a time, whichever process runs it: concurrent runs would
+    both read a tally sheet and the later write would drop the other's days. SQLite's
+    `BEGIN IMMEDIATE` already serialises writers; PostgreSQL takes a transaction lock."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(73112026)")
+
+
+def _period_span(catalogue: Catalogue, period: str) -> tuple[float, float]:
+    """The instants that belong to `period` in every agreement's zone."""
+    zones = {a.timezone for a in catalogue.agreements.values()} or {"Europe/London"}
+    bounds = [period_bounds(period, z) for z in zones]
+    return max(b[0] for b in bounds), min(b[1] for b in bounds)
+
+
+def periods_touched(catalogue: Catalogue, changes: Changes) -> list[str]:
+    """Periods (in any agreement's zone) that a change's span, widened by the staleness of
+    the service's samples, overlaps."""
+    zones = {a.timezone for a in catalogue.agreements.values()} or {"Europe/London"}
+    found: set[str] = set()
+    for (_, service), (lo, hi) in changes.spans.items():
+        margin = catalogue.services[service].staleness_s if service in catalogue.services else 0.0
+        for zone_name in zones:
+            period, last = period_of(lo - margin, zone_name), period_of(hi + margin, zone_name)
+            found.add(period)
+            while period < last:
+                period = next_period(period)
+                found.add(period)
+    return sorted(found)
 
 
 def _score(
@@ -206,12 +262,14 @@ def _score(
 
 
 def _touched(context: ObjectiveContext, changes: Changes | None, kind: str) -> bool:
+    """Incident objectives depend on incidents; sample objectives on samples and, through
+    the maintenance they exclude, on maintenance."""
     if changes is None:
         return True
     service = context.objective.service
     if kind == "incidents":
-        return service in changes.incidents
-    return service in changes.samples or service in changes.maintenance
+        return changes.span("incidents", service) is not None
+    return changes.span("samples", service) is not None or changes.span("maintenance", service) is not None
 
 
 def _days_to_tally(
@@ -224,7 +282,7 @@ def _days_to_tally(
     if changes is None:
         return list(range(days))
     wanted = set(np.nonzero(~sheet.tallied)[0].tolist())
-    span = changes.samples.get(context.objective.service)
+    span = changes.span("samples", context.objective.service)
     if span is not None:
         margin = context.service.staleness_s
         lo = np.searchsorted(bounds, span[0] - margin, side="right") - 1
@@ -366,7 +424,7 @@ def _incident_candidates(
 
 
 def read_results(engine: Engine, period: str, customer: str | None = None) -> list[Result]:
-    with engine.connect() as conn:
+    with read_only(engine) as conn:
         return result_store.load_results(conn, period, customer)
 
 
@@ -389,7 +447,7 @@ def open_periods(catalogue: Catalogue, now: datetime, grace_s: float) -> list[st
 
 def periods_with_data(engine: Engine, catalogue: Catalogue, now: datetime) -> list[str]:
     """Every period from the oldest stored sample or incident up to the running one."""
-    with engine.connect() as conn:
+    with read_only(engine) as conn:
         first_s = min(
             (s for s in (sample_store.first_sample_s(conn), incident_store.first_opened_s(conn)) if s is not None),
             default=None,

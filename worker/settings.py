@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     smtp_from: str = "sla-worker@localhost"
     metrics_addr: str = "127.0.0.1:9464"
     reports_dir: Path = Path("var/reports")
+    schedules_dir: Path = Path("schedules")
+    worker_concurrency: int = 2
     late_data_grace_s: float = Field(default=6 * 3600.0, validation_alias="SLA_LATE_DATA_GRACE")
 
     @field_validator("late_data_grace_s", mode="before")

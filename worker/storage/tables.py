@@ -193,6 +193,26 @@ ingested_files = Table(
 )
 
 
+pending_changes = Table(
+    "pending_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", Text, nullable=False),  # samples | incidents | maintenance
+    Column("service", Text, nullable=False),
+    Column("first_s", Double, nullable=False),  # span of instants the new input touched
+    Column("last_s", Double, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", Text, primary_key=True),  # e.g. "beat"
+    Column("holder", Text, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+)
+
+
 # --- the one way to upsert ---------------------------------------------------------------------
 
 

@@ -123,9 +123,28 @@ def upgrade() -> None:
         sa.Column("ingested_at", Instant, nullable=False),
         sa.PrimaryKeyConstraint("sha256", name="pk_ingested_files"),
     )
+    op.create_table(
+        "pending_changes",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("kind", sa.Text(), nullable=False),
+        sa.Column("service", sa.Text(), nullable=False),
+        sa.Column("first_s", sa.Double(), nullable=False),
+        sa.Column("last_s", sa.Double(), nullable=False),
+        sa.Column("created_at", Instant, nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_pending_changes"),
+    )
+    op.create_table(
+        "leases",
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("holder", sa.Text(), nullable=False),
+        sa.Column("expires_at", Instant, nullable=False),
+        sa.PrimaryKeyConstraint("name", name="pk_leases"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("leases")
+    op.drop_table("pending_changes")
     op.drop_table("ingested_files")
     op.drop_table("watermarks")
     op.drop_table("tallies")

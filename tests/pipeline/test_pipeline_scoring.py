@@ -1,0 +1,106 @@
+"""Scoring through the database: incremental runs equal a run from scratch, repeats change
+nothing, and pending work survives until a run completes."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from worker import pipeline
+from worker.config import load_catalogue
+from worker.storage.engine import read_only
+from worker.storage.coordination import acquire_lease, pending_count, release_lease
+
+CASE = Path(__file__).resolve().parents[1] / "golden" / "trust-2026-10"
+NOW = datetime(2026, 11, 20, tzinfo=timezone.utc)
+GRACE_S = 6 * 3600.0
+
+
+@pytest.fixture(scope="module")
+def catalogue():
+    return load_catalogue(CASE / "config")
+
+
+def as_json(results) -> list[dict]:
+    return [r.as_json() for r in results]
+
+
+def assert_same(got: list[dict], expected: list[dict]) -> None:
+    assert [(r["agreement"], r["customer"], r["objective"]) for r in got] == [
+        (r["agreement"], r["customer"], r["objective"]) for r in expected
+    ]
+    for g, e in zip(got, expected):
+        for key, value in e.items():
+            if isinstance(value, float) and g[key] is not None:
+                assert math.isclose(g[key], value, rel_tol=1e-9, abs_tol=1e-6), (e["objective"], key)
+            else:
+                assert g[key] == value, (e["objective"], key)
+
+
+def sample_pieces(count: int) -> list[bytes]:
+    """The golden samples split into `count` files, in time order."""
+    header, *rows = (CASE / "samples.csv").read_bytes().splitlines(keepends=True)
+    rows.sort(key=lambda r: r.split(b",", 1)[0])
+    size = math.ceil(len(rows) / count)
+    return [header + b"".join(rows[i : i + size]) for i in range(0, len(rows), size)]
+
+
+def test_scoring_after_each_new_file_ends_equal_to_scoring_from_scratch(engine: Engine, catalogue):
+    for kind in ("incidents", "maintenance"):
+        pipeline.ingest(engine, catalogue, kind, (CASE / f"{kind}.csv").read_bytes(), NOW)
+    for piece in sample_pieces(5):
+        pipeline.ingest(engine, catalogue, "samples", piece, NOW)
+        pipeline.score_pending(engine, catalogue, NOW, GRACE_S)
+    incremental = as_json(pipeline.read_results(engine, "2026-10"))
+    expected = json.loads((CASE / "expected" / "2026-10.json").read_text())
+    assert_same(incremental, expected)
+    assert_same(as_json(pipeline.score_period(engine, catalogue, "2026-10", NOW, GRACE_S)), incremental)
+
+
+def test_scoring_the_same_inputs_twice_gives_identical_results(engine: Engine, catalogue):
+    for kind in ("samples", "incidents", "maintenance"):
+        pipeline.ingest(engine, catalogue, kind, (CASE / f"{kind}.csv").read_bytes(), NOW)
+    first = as_json(pipeline.score_period(engine, catalogue, "2026-10", NOW, GRACE_S))
+    second = as_json(pipeline.score_period(engine, catalogue, "2026-10", NOW, GRACE_S))
+    assert first == second == as_json(pipeline.read_results(engine, "2026-10"))
+
+
+def test_pending_changes_stay_until_a_scoring_run_has_committed(engine: Engine, catalogue):
+    pipeline.ingest(engine, catalogue, "incidents", (CASE / "incidents.csv").read_bytes(), NOW)
+    with read_only(engine) as conn:
+        assert pending_count(conn) > 0
+    broken = load_catalogue(CASE / "config")
+    broken.services.clear()  # scoring now fails half-way through
+    with pytest.raises(KeyError):
+        pipeline.score_pending(engine, broken, NOW, GRACE_S)
+    with read_only(engine) as conn:
+        assert pending_count(conn) > 0
+    assert pipeline.read_results(engine, "2026-10") == []
+    assert pipeline.score_pending(engine, catalogue, NOW, GRACE_S)
+    with read_only(engine) as conn:
+        assert pending_count(conn) == 0
+    assert pipeline.score_pending(engine, catalogue, NOW, GRACE_S) == []
+
+
+def test_results_are_final_only_once_the_late_data_grace_has_passed(engine: Engine, catalogue):
+    pipeline.ingest(engine, catalogue, "samples", (CASE / "samples.csv").read_bytes(), NOW)
+    end = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    early = pipeline.score_period(engine, catalogue, "2026-10", end + timedelta(hours=5, minutes=59), GRACE_S)
+    late = pipeline.score_period(engine, catalogue, "2026-10", end + timedelta(hours=6), GRACE_S)
+    assert not any(r.final for r in early) and all(r.final for r in late)
+
+
+def test_a_lease_is_held_by_one_holder_until_it_expires(engine: Engine):
+    with engine.begin() as conn:
+        assert acquire_lease(conn, "beat", "a", NOW, ttl_s=60)
+        assert not acquire_lease(conn, "beat", "b", NOW + timedelta(seconds=59), ttl_s=60)
+        assert acquire_lease(conn, "beat", "a", NOW + timedelta(seconds=59), ttl_s=60)  # renewed
+        assert not acquire_lease(conn, "beat", "b", NOW + timedelta(seconds=118), ttl_s=60)
+        assert acquire_lease(conn, "beat", "b", NOW + timedelta(seconds=120), ttl_s=60)
+        release_lease(conn, "beat", "b")
+        assert acquire_lease(conn, "beat", "a", NOW + timedelta(seconds=121), ttl_s=60)

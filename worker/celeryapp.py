@@ -1,0 +1,65 @@
+"""The Celery app (SPEC 2): `celery -A worker.celeryapp worker -B` works.
+
+Pinned behaviour: JSON only (no pickle), late acknowledgement and re-delivery when a worker
+dies (every task is safe to run twice), one task prefetched at a time, time limits on every
+task. Redis in production; the SQLAlchemy transport on SQLite as the embedded default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from celery import Celery
+from celery.signals import beat_init, worker_init
+
+from worker.schedules import TIMEZONE, load_schedule
+from worker.settings import Settings, load_settings
+
+SOFT_LIMIT_S = 540
+HARD_LIMIT_S = 600
+
+
+def make_app(settings: Settings) -> Celery:
+    app = Celery("sla-worker", include=["worker.tasks"])
+    app.conf.update(
+        broker_url=settings.broker_url,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options=_transport_options(settings.broker_url),
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_soft_time_limit=SOFT_LIMIT_S,
+        task_time_limit=HARD_LIMIT_S,
+        worker_prefetch_multiplier=1,
+        worker_concurrency=settings.worker_concurrency,
+        worker_hijack_root_logger=False,
+        timezone=TIMEZONE,
+        enable_utc=True,
+        beat_schedule=load_schedule(settings.schedules_dir),
+        beat_scheduler="worker.beat:GuardedScheduler",
+        beat_max_loop_interval=10,
+    )
+    return app
+
+
+def _transport_options(broker_url: str) -> dict[str, object]:
+    """Redis re-delivers a message not acknowledged within the visibility timeout (a worker
+    died holding it); the SQLAlchemy transport passes its options to `create_engine`."""
+    if broker_url.startswith("sqla+"):
+        return {"connect_args": {"timeout": 30}} if broker_url.startswith("sqla+sqlite") else {}
+    return {"visibility_timeout": 2 * HARD_LIMIT_S}
+
+
+def _prepare_embedded_broker(**_kwargs: object) -> None:
+    """The SQLite broker file's folder must exist before the transport opens it."""
+    url = app.conf.broker_url or ""
+    if url.startswith("sqla+sqlite:///"):
+        Path(url.removeprefix("sqla+sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+
+app = make_app(load_settings())
+worker_init.connect(_prepare_embedded_broker)
+beat_init.connect(_prepare_embedded_broker)

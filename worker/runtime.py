@@ -1,0 +1,48 @@
+"""What a long-running process (worker, beat) keeps: settings, one engine, the catalogue.
+
+Created on first use, never at import time. The catalogue is reloaded when a configuration
+file changes, so editing YAML does not need a restart; invalid YAML keeps the last good one.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from sqlalchemy import Engine
+
+from worker.config import load_catalogue
+from worker.domain.errors import ConfigError
+from worker.domain.model import Catalogue
+from worker.settings import Settings, load_settings
+from worker.storage.engine import make_engine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    _catalogue: Catalogue | None = None
+    _stamp: tuple = field(default_factory=tuple)
+
+    @property
+    def catalogue(self) -> Catalogue:
+        stamp = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in self.settings.config_dir.glob("*.yaml")))
+        if self._catalogue is None or stamp != self._stamp:
+            try:
+                self._catalogue = load_catalogue(self.settings.config_dir)
+            except ConfigError as error:
+                if self._catalogue is None:
+                    raise
+                log.error("configuration refused, keeping the previous one:\n%s", error)
+            self._stamp = stamp
+        return self._catalogue
+
+
+@lru_cache(maxsize=1)
+def runtime() -> Runtime:
+    settings = load_settings()
+    return Runtime(settings, make_engine(settings.database_url))

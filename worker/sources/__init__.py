@@ -1,0 +1,1 @@
+"""Where samples and incidents come from: one module per source kind."""

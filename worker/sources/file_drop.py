@@ -1,0 +1,113 @@
+"""The `file_drop` source: CSV files dropped into a folder (SPEC 5).
+
+A file is told apart by its header (samples, incidents or maintenance), ingested in one
+transaction together with a record of its content hash, and only then moved to `done/`, or to
+`refused/` with `NAME.errors.txt` beside it when any row was refused. A worker that dies at any
+point leaves the file in the folder (or already moved): processed again, the hash shows its
+rows are stored, so nothing is lost and nothing counted twice.
+
+Writers should write under a temporary name (not ending in `.csv`, e.g. `x.csv.part`) and
+rename when done; files modified in the last two seconds are left for the next run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from worker.domain.model import Catalogue, Source
+from worker.inputs.common import Refusal, detect_kind
+from worker.pipeline import IngestReport, store_input
+from worker.storage.coordination import record_changes
+from worker.storage.engine import read_only
+from worker.storage.watermarks import claim_file, get_ingested_file
+
+SETTLE_S = 2.0
+
+
+class AlreadyIngested(Exception):
+    """Another worker committed the same file first: roll back this copy of the work."""
+
+
+@dataclass
+class DropOutcome:
+    path: Path
+    moved_to: Path | None
+    report: IngestReport | None = None
+    duplicate: bool = False
+    problems: list[str] = field(default_factory=list)
+
+
+def folder(source: Source) -> Path:
+    """The drop folder; relative paths are relative to the working directory (SPEC 2)."""
+    return Path(str(source.options["path"]))
+
+
+def waiting_files(directory: Path, now: datetime) -> list[Path]:
+    """CSV files ready to take, oldest first."""
+    if not directory.is_dir():
+        return []
+    ready = []
+    for path in directory.iterdir():
+        if path.suffix.lower() != ".csv" or path.name.startswith(".") or not path.is_file():
+            continue
+        try:
+            modified = path.stat().st_mtime
+        except FileNotFoundError:
+            continue  # taken by another worker meanwhile
+        if now.timestamp() - modified >= SETTLE_S:
+            ready.append((modified, path.name, path))
+    return [p for _, _, p in sorted(ready)]
+
+
+def process_file(engine: Engine, catalogue: Catalogue, path: Path, now: datetime) -> DropOutcome:
+    """Ingest one dropped file exactly once and move it out of the way."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return DropOutcome(path, None, duplicate=True)
+    digest = hashlib.sha256(data).hexdigest()
+    kind = detect_kind(data.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace"))
+    if kind is None:
+        problems = [Refusal(1, "not a samples, incidents or maintenance file: unrecognised header").describe(path.name)]
+        return DropOutcome(path, _move(path, "refused", problems), problems=problems)
+    with read_only(engine) as conn:
+        if get_ingested_file(conn, digest) is not None:
+            return DropOutcome(path, _move(path, "done", None), duplicate=True)
+    try:
+        with engine.begin() as conn:
+            report = store_input(conn, catalogue, kind, data, now)
+            record_changes(conn, [(k, s, lo, hi) for (k, s), (lo, hi) in report.changes.spans.items()], now)
+            if not claim_file(conn, digest, path.name, kind, report.accepted, report.refused, now):
+                raise AlreadyIngested(path.name)
+    except AlreadyIngested:
+        return DropOutcome(path, _move(path, "done", None), duplicate=True)
+    problems = [r.describe(path.name) for r in report.refusals]
+    return DropOutcome(path, _move(path, "refused" if problems else "done", problems), report)
+
+
+def _move(path: Path, where: str, problems: list[str] | None) -> Path | None:
+    """Move into `where/` (errors file first, so a refused file never sits without its reasons).
+    A name already there gets a numeric suffix rather than overwriting an earlier file."""
+    target_dir = path.parent / where
+    target_dir.mkdir(exist_ok=True)
+    target = target_dir / path.name
+    counter = 1
+    while target.exists():
+        target = target_dir / f"{path.stem}.{counter}{path.suffix}"
+        counter += 1
+    if problems:
+        errors = target.with_name(target.name + ".errors.txt")
+        errors.write_text("\n".join(problems) + "\n", encoding="utf-8")
+        os.chmod(errors, 0o640)
+    try:
+        shutil.move(str(path), str(target))
+    except FileNotFoundError:
+        return None  # another worker moved it first
+    return target
