@@ -81,3 +81,47 @@ def engine(database_url: str) -> Iterator[Engine]:
         yield eng
     finally:
         eng.dispose()
+
+
+# --- brokers: the embedded SQLite transport always, Redis when SLA_TEST_REDIS_URL is set -------
+
+REDIS_ENV = "SLA_TEST_REDIS_URL"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In CI (SLA_TEST_REQUIRE_SERVERS=1) a missing server is a failure, not a skip."""
+    if os.environ.get("SLA_TEST_REQUIRE_SERVERS"):
+        missing = [name for name in (POSTGRES_ENV, REDIS_ENV) if not os.environ.get(name)]
+        if missing:
+            raise pytest.UsageError(f"SLA_TEST_REQUIRE_SERVERS is set but {', '.join(missing)} is not")
+
+
+BROKER_PARAMS = [
+    pytest.param("sqlite", id="sqlite-broker"),
+    pytest.param(
+        "redis",
+        id="redis-broker",
+        marks=[
+            pytest.mark.redis,
+            pytest.mark.skipif(not os.environ.get(REDIS_ENV), reason=f"{REDIS_ENV} is not set (e.g. redis://127.0.0.1:6379/15)"),
+        ],
+    ),
+]
+
+
+@pytest.fixture(params=BROKER_PARAMS)
+def broker_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty broker: a fresh SQLite file, or the test Redis database flushed."""
+    if request.param == "sqlite":
+        yield f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}"
+        return
+    import redis
+
+    url = os.environ[REDIS_ENV]
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    try:
+        yield url
+    finally:
+        client.flushdb()
+        client.close()

@@ -25,7 +25,7 @@ IDLE_TICK_S = 10.0
 class GuardedScheduler(Scheduler):
     def __init__(self, *args: object, **kwargs: object) -> None:
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.leading = False
+        self.leading: bool | None = None  # unknown until the first tick
         super().__init__(*args, **kwargs)
 
     def holds_lease(self) -> bool:

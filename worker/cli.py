@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--customer", metavar="ID")
     results.add_argument("--format", choices=["json", "table", "csv"], default="table")
     results.set_defaults(run=cmd_results)
+    demo = commands.add_parser("demo", parents=[common], help="example trust with 13 months of synthetic history, scored")
+    demo.set_defaults(run=cmd_demo)
+
     run = commands.add_parser("run", parents=[common], help="worker + beat in the foreground (embedded default)")
     run.set_defaults(run=cmd_run)
     return parser
@@ -171,6 +174,20 @@ def cmd_results(args: argparse.Namespace) -> int:
     render: Callable = {"json": results_json, "csv": results_csv, "table": results_table}[args.format]
     text = render(found)
     print(text if text.endswith("\n") else text + "\n", end="")
+    return OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Generate, ingest and score a year of history for the configured trust (the example
+    trust by default) into the configured database, then print a summary."""
+    from worker.demo import run_demo, summary_table
+
+    settings = _settings(args)
+    catalogue = _catalogue(settings)
+    engine = _engine(settings)
+    print(f"demo: writing 13 months of synthetic history into {_safe_url(settings.database_url)}", flush=True)
+    summary = run_demo(engine, catalogue, datetime.now(timezone.utc), _progress)
+    print(summary_table(summary), end="")
     return OK
 
 

@@ -323,7 +323,9 @@ def _score_samples(
     counted: dict[tuple, Intervals] = {}  # counted time by (calendar, window, exclusions)
     for items in by_service.values():
         plans = []
-        for context, window in items:
+        for context, whole_window in items:
+            # Period-to-date: time after `now` is not counted yet (it is neither up nor down).
+            window = (whole_window[0], max(whole_window[0], min(whole_window[1], now_s)))
             _, bounds = period_days(period, context.agreement.timezone)
             sheet = stored.get(_key(context))
             if sheet is None or sheet.basis != context.basis or len(sheet.tallied) != len(bounds) - 1:
@@ -345,7 +347,8 @@ def _score_samples(
                     shared[computed] = tally_days(context, counted[shape], bounds[first : last + 2], series)
                 tallied = shared[computed]
                 sheet.sums[:, first : last + 1] = [getattr(tallied, f) for f in tally_store.FIELDS]
-                sheet.tallied[first : last + 1] = True
+                # A day not over yet is tallied up to `now` only: redo it on the next run.
+                sheet.tallied[first : last + 1] = bounds[first + 1 : last + 2] <= now_s
             if indexes:
                 sheets.append(sheet)
             tally = Tally(*(float(x) for x in sheet.sums.sum(axis=1)))

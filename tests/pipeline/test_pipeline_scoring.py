@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from worker import pipeline
 from worker.config import load_catalogue
+from worker.scoring.calendars import open_intervals
 from worker.storage.engine import read_only
 from worker.storage.coordination import acquire_lease, pending_count, release_lease
 
@@ -104,3 +105,18 @@ def test_a_lease_is_held_by_one_holder_until_it_expires(engine: Engine):
         assert acquire_lease(conn, "beat", "b", NOW + timedelta(seconds=120), ttl_s=60)
         release_lease(conn, "beat", "b")
         assert acquire_lease(conn, "beat", "a", NOW + timedelta(seconds=121), ttl_s=60)
+
+
+def test_a_running_period_is_scored_to_date_so_time_still_to_come_is_not_counted_as_down(engine: Engine, catalogue):
+    pipeline.ingest(engine, catalogue, "samples", (CASE / "samples.csv").read_bytes(), NOW)
+    mid_month = datetime(2026, 10, 15, 12, 0, tzinfo=timezone.utc)
+    results = pipeline.score_period(engine, catalogue, "2026-10", mid_month, GRACE_S)
+    pacs = next(r for r in results if r.objective == "pacs-availability" and r.customer == "acute")
+    start = datetime(2026, 9, 30, 23, 0, tzinfo=timezone.utc).timestamp()
+    office_so_far = open_intervals(catalogue.calendars["office"], start, mid_month.timestamp()).measure
+    assert pacs.total == office_so_far  # missing_data: down, yet the rest of October is not "down"
+    assert not pacs.final
+    later = datetime(2026, 10, 16, 12, 0, tzinfo=timezone.utc)
+    pipeline.ingest(engine, catalogue, "samples", b"timestamp,service,signal,value\n", later)
+    again = {r.objective: r for r in pipeline.score_pending(engine, catalogue, later, GRACE_S) if r.customer == "acute" and r.period == "2026-10"}
+    assert again["pacs-availability"].total == open_intervals(catalogue.calendars["office"], start, later.timestamp()).measure

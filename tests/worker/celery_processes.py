@@ -1,0 +1,74 @@
+"""Real Celery worker and beat processes for tests: started as subprocesses (never eager
+mode), each in its own process group so a test can SIGKILL the whole worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def drop_config(source: Path, target: Path, drop_folder: Path) -> Path:
+    """A copy of a configuration directory whose file-drop source reads `drop_folder`."""
+    target.mkdir(parents=True, exist_ok=True)
+    for path in source.glob("*.yaml"):
+        data = yaml.safe_load(path.read_text())
+        for entry in data.get("sources", []):
+            if entry.get("kind") == "file_drop":
+                entry["path"] = str(drop_folder)
+        (target / path.name).write_text(yaml.safe_dump(data, sort_keys=False))
+    return target
+
+
+def environment(config: Path, database_url: str, broker_url: str, schedules: Path | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLA_")}
+    env.update(
+        SLA_CONFIG_DIR=str(config),
+        SLA_DATABASE_URL=database_url,
+        SLA_BROKER_URL=broker_url,
+        SLA_SCHEDULES_DIR=str(schedules or ROOT / "schedules"),
+        C_FORCE_ROOT="1",
+    )
+    return env
+
+
+def start(role: str, env: dict[str, str], log: Path, *extra: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "celery", "-A", "worker.celeryapp", role, "--loglevel", "INFO", *extra]
+    handle = log.open("ab")
+    return subprocess.Popen(command, env=env, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, wait_s: float = 30) -> None:
+    """Signal the whole process group; SIGKILL what is left after `wait_s`."""
+    try:
+        os.killpg(process.pid, sig)
+        process.wait(wait_s)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+
+def wait_for(condition: Callable[[], object], timeout_s: float, what: str) -> object:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+def send(env: dict[str, str], task: str) -> None:
+    """Publish a task by name from a separate process, as beat or another worker would."""
+    code = f"from worker.celeryapp import app; app.send_task({task!r})"
+    subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True, timeout=60)
