@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install clean
+.PHONY: run demo test install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,10 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/sla-worker check-config
 	$(BIN)/sla-worker db upgrade
-	$(BIN)/sla-worker score
-	$(BIN)/sla-worker results --period $$(date +%Y-%m) --format table
+	$(BIN)/sla-worker run
+
+demo: $(STAMP)
+	$(BIN)/sla-worker demo
 
 test: $(STAMP)
 	$(BIN)/pytest
