@@ -149,21 +149,31 @@ def _ingest_samples(conn: Connection, catalogue: Catalogue, data: bytes) -> Inge
         parsed = parse_samples(chunk, catalogue.services)
         report.accepted += parsed.accepted
         report.refusals.extend(Refusal(r.line + offset if r.line > 1 else r.line, r.reason) for r in parsed.refusals)
-        if len(parsed.at_ms) == 0:
-            continue
-        names, service_index = _categories(parsed.service)
-        keys = sample_store.service_keys(conn, names)
-        service_key = np.array([keys[name] for name in names], dtype=np.int32)[service_index]
-        signal_names, signal_index = _categories(parsed.signal)
-        signal = np.array([sample_store.SIGNAL_CODES[s] for s in signal_names], dtype=np.int16)[signal_index]
-        sample_store.store_samples(conn, service_key, signal, parsed.at_ms, parsed.value)
-        first = np.full(len(names), np.iinfo(np.int64).max)
-        last = np.full(len(names), np.iinfo(np.int64).min)
-        np.minimum.at(first, service_index, parsed.at_ms)
-        np.maximum.at(last, service_index, parsed.at_ms)
-        for name, lo, hi in zip(names, first.tolist(), last.tolist()):
-            report.changes.add("samples", name, lo / 1000.0, hi / 1000.0)
+        store_sample_arrays(conn, parsed.service, parsed.signal, parsed.at_ms, parsed.value, report.changes)
     return report
+
+
+def store_sample_arrays(
+    conn: Connection, service: np.ndarray, signal: np.ndarray, at_ms: np.ndarray, value: np.ndarray, changes: Changes
+) -> int:
+    """Store validated samples (service ids and signal names as strings, epoch ms, values) and
+    add the spans they touch to `changes`. Any source's samples end up here. Returns the
+    number stored; within the arrays the later element wins."""
+    if len(at_ms) == 0:
+        return 0
+    names, service_index = _categories(service)
+    keys = sample_store.service_keys(conn, names)
+    service_key = np.array([keys[name] for name in names], dtype=np.int32)[service_index]
+    signal_names, signal_index = _categories(signal)
+    codes = np.array([sample_store.SIGNAL_CODES[s] for s in signal_names], dtype=np.int16)[signal_index]
+    stored = sample_store.store_samples(conn, service_key, codes, at_ms, value)
+    first = np.full(len(names), np.iinfo(np.int64).max)
+    last = np.full(len(names), np.iinfo(np.int64).min)
+    np.minimum.at(first, service_index, at_ms)
+    np.maximum.at(last, service_index, at_ms)
+    for name, lo, hi in zip(names, first.tolist(), last.tolist()):
+        changes.add("samples", name, lo / 1000.0, hi / 1000.0)
+    return stored
 
 
 def _categories(values: np.ndarray) -> tuple[list[str], np.ndarray]:
