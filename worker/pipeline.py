@@ -5,7 +5,7 @@ database an Engine passed in; Celery tasks and CLI commands are thin wrappers ar
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -13,13 +13,15 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import Connection, Engine
 
-from worker.domain.time import from_epoch_s
 from worker.domain.model import Catalogue, Incident, MaintenanceWindow, Result, Signal
+from worker.domain.time import from_epoch_s
 from worker.inputs.common import Refusal
 from worker.inputs.incidents import parse_incidents
 from worker.inputs.maintenance import parse_maintenance
 from worker.inputs.samples import parse_samples
 from worker.scoring import incidents as incident_rules
+from worker.scoring.counted import counted_time
+from worker.scoring.intervals import Intervals
 from worker.scoring.periods import (
     next_period,
     period_bounds,
@@ -28,8 +30,6 @@ from worker.scoring.periods import (
     previous_period,
     scored_window,
 )
-from worker.scoring.counted import counted_time
-from worker.scoring.intervals import Intervals
 from worker.scoring.results import Tally
 from worker.scoring.score import (
     ObjectiveContext,
@@ -46,9 +46,9 @@ from worker.storage import incidents as incident_store
 from worker.storage import maintenance as maintenance_store
 from worker.storage import results as result_store
 from worker.storage import samples as sample_store
+from worker.storage import tallies as tally_store
 from worker.storage.coordination import claim_changes, forget_changes, record_changes
 from worker.storage.engine import read_only
-from worker.storage import tallies as tally_store
 
 INPUT_KINDS = ("samples", "incidents", "maintenance")
 # Bytes of a samples file parsed and stored at a time (about a million lines): bounds memory.

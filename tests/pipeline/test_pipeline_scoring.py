@@ -14,8 +14,8 @@ from sqlalchemy import Engine
 from worker import pipeline
 from worker.config import load_catalogue
 from worker.scoring.calendars import open_intervals
-from worker.storage.engine import read_only
 from worker.storage.coordination import acquire_lease, pending_count, release_lease
+from worker.storage.engine import read_only
 
 CASE = Path(__file__).resolve().parents[1] / "golden" / "trust-2026-10"
 NOW = datetime(2026, 11, 20, tzinfo=timezone.utc)

@@ -3,7 +3,6 @@
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-import numpy as np
 import pytest
 
 from worker.domain.model import (

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_FLOOR, Decimal
 from dataclasses import dataclass
+from decimal import ROUND_FLOOR, Decimal
 
 from worker.domain.model import Agreement, MissingData, Objective, Result, Status
 

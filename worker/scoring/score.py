@@ -6,9 +6,9 @@ values and a lookup for sample series, `now_s` is an argument.
 from __future__ import annotations
 
 import hashlib
-from functools import cached_property
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
