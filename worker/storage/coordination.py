@@ -37,10 +37,11 @@ def record_changes(conn: Connection, changes: list[tuple[str, str, float, float]
         )
 
 
-def claim_changes(conn: Connection, limit: int = 10_000) -> list[PendingChange]:
-    """The oldest pending changes, locked for this transaction on PostgreSQL (others skip
-    them); delete them with `forget_changes` in the same transaction once acted on."""
-    query = select(pending_changes).order_by(pending_changes.c.id).limit(limit)
+def claim_changes(conn: Connection) -> list[PendingChange]:
+    """Every pending change (they merge into a few spans, so all are taken at once), locked
+    for this transaction on PostgreSQL (others skip them); delete them with `forget_changes`
+    in the same transaction once acted on."""
+    query = select(pending_changes).order_by(pending_changes.c.id)
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return [PendingChange(r.id, r.kind, r.service, r.first_s, r.last_s) for r in conn.execute(query)]
