@@ -4,7 +4,7 @@ database an Engine passed in; Celery tasks and CLI commands are thin wrappers ar
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -84,6 +84,7 @@ class IngestReport:
     accepted: int = 0
     refusals: list[Refusal] = field(default_factory=list)
     changes: Changes = field(default_factory=Changes)
+    streams: Counter[str] = field(default_factory=Counter)  # samples stored per "<service>/<signal>"
 
     @property
     def refused(self) -> int:
@@ -113,8 +114,7 @@ def store_input(conn: Connection, catalogue: Catalogue, kind: str, data: bytes, 
         incident_store.store_incidents(conn, parsed.incidents, updated_at=now)
         report = IngestReport(kind, parsed.accepted, parsed.refusals)
         for incident in parsed.incidents:
-            stop = incident.resolved_at or incident.responded_at
-            report.changes.add(kind, incident.service, incident.opened_at.timestamp(), (stop or now).timestamp())
+            report.changes.add(kind, incident.service, *incident_span(incident, now))
         return report
     parsed = parse_maintenance(data, catalogue.services)
     maintenance_store.store_maintenance(conn, parsed.windows)
@@ -122,6 +122,15 @@ def store_input(conn: Connection, catalogue: Catalogue, kind: str, data: bytes, 
     for window in parsed.windows:
         report.changes.add(kind, window.service, window.start_at.timestamp(), window.end_at.timestamp())
     return report
+
+
+def incident_span(incident: Incident, now: datetime) -> tuple[float, float]:
+    """The instants a stored incident can affect: from opening to the later of its two clock
+    stops, or to `now` while either clock still runs (a responded incident's resolution
+    clock goes on, and can breach in a later period)."""
+    stops = (incident.responded_at, incident.resolved_at)
+    last = now if None in stops else max(s for s in stops if s is not None)
+    return incident.opened_at.timestamp(), last.timestamp()
 
 
 def ingest_path(engine: Engine, catalogue: Catalogue, kind: str, path: Path, now: datetime) -> IngestReport:
@@ -149,16 +158,23 @@ def _ingest_samples(conn: Connection, catalogue: Catalogue, data: bytes) -> Inge
         parsed = parse_samples(chunk, catalogue.services)
         report.accepted += parsed.accepted
         report.refusals.extend(Refusal(r.line + offset if r.line > 1 else r.line, r.reason) for r in parsed.refusals)
-        store_sample_arrays(conn, parsed.service, parsed.signal, parsed.at_ms, parsed.value, report.changes)
+        store_sample_arrays(conn, parsed.service, parsed.signal, parsed.at_ms, parsed.value, report.changes, report.streams)
     return report
 
 
 def store_sample_arrays(
-    conn: Connection, service: np.ndarray, signal: np.ndarray, at_ms: np.ndarray, value: np.ndarray, changes: Changes
+    conn: Connection,
+    service: np.ndarray,
+    signal: np.ndarray,
+    at_ms: np.ndarray,
+    value: np.ndarray,
+    changes: Changes,
+    streams: Counter[str] | None = None,
 ) -> int:
     """Store validated samples (service ids and signal names as strings, epoch ms, values) and
-    add the spans they touch to `changes`. Any source's samples end up here. Returns the
-    number stored; within the arrays the later element wins."""
+    add the spans they touch to `changes` (and the rows per "<service>/<signal>" to
+    `streams`). Any source's samples end up here. Returns the number stored; within the
+    arrays the later element wins."""
     if len(at_ms) == 0:
         return 0
     names, service_index = _categories(service)
@@ -173,6 +189,10 @@ def store_sample_arrays(
     np.maximum.at(last, service_index, at_ms)
     for name, lo, hi in zip(names, first.tolist(), last.tolist()):
         changes.add("samples", name, lo / 1000.0, hi / 1000.0)
+    if streams is not None:
+        pairs, counts = np.unique(service_index.astype(np.int64) * 16 + signal_index, return_counts=True)
+        for pair, count in zip(pairs.tolist(), counts.tolist()):
+            streams[f"{names[pair // 16]}/{signal_names[pair % 16]}"] += count
     return stored
 
 

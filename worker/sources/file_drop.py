@@ -26,7 +26,7 @@ from worker.inputs.common import Refusal, detect_kind
 from worker.pipeline import IngestReport, store_input
 from worker.storage.coordination import record_changes
 from worker.storage.engine import read_only
-from worker.storage.watermarks import claim_file, get_ingested_file
+from worker.storage.watermarks import claim_file, get_ingested_file, record_success
 
 SETTLE_S = 2.0
 
@@ -66,8 +66,9 @@ def waiting_files(directory: Path, now: datetime) -> list[Path]:
     return [p for _, _, p in sorted(ready)]
 
 
-def process_file(engine: Engine, catalogue: Catalogue, path: Path, now: datetime) -> DropOutcome:
-    """Ingest one dropped file exactly once and move it out of the way."""
+def process_file(engine: Engine, catalogue: Catalogue, source_id: str, path: Path, now: datetime) -> DropOutcome:
+    """Ingest one dropped file exactly once and move it out of the way. Its counts go to the
+    source's watermarks in the same transaction as its rows."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -76,6 +77,9 @@ def process_file(engine: Engine, catalogue: Catalogue, path: Path, now: datetime
     kind = detect_kind(data.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace"))
     if kind is None:
         problems = [Refusal(1, "not a samples, incidents or maintenance file: unrecognised header").describe(path.name)]
+        with engine.begin() as conn:
+            if claim_file(conn, digest, path.name, "unknown", 0, 1, now):
+                record_success(conn, source_id, "files", None, now, 0, 1)
         return DropOutcome(path, _move(path, "refused", problems), problems=problems)
     with read_only(engine) as conn:
         if get_ingested_file(conn, digest) is not None:
@@ -84,12 +88,26 @@ def process_file(engine: Engine, catalogue: Catalogue, path: Path, now: datetime
         with engine.begin() as conn:
             report = store_input(conn, catalogue, kind, data, now)
             record_changes(conn, [(k, s, lo, hi) for (k, s), (lo, hi) in report.changes.spans.items()], now)
+            for stream, (stored, refused) in file_counts(report).items():
+                record_success(conn, source_id, stream, None, now, stored, refused)
             if not claim_file(conn, digest, path.name, kind, report.accepted, report.refused, now):
                 raise AlreadyIngested(path.name)
     except AlreadyIngested:
         return DropOutcome(path, _move(path, "done", None), duplicate=True)
     problems = [r.describe(path.name) for r in report.refusals]
     return DropOutcome(path, _move(path, "refused" if problems else "done", problems), report)
+
+
+def file_counts(report: IngestReport) -> dict[str, tuple[int, int]]:
+    """(stored, refused) by watermark stream for one ingested file: samples per
+    "<service>/<signal>" (refused sample rows under "samples"), incidents and maintenance
+    under their kind."""
+    if report.kind != "samples":
+        return {report.kind: (report.accepted, report.refused)}
+    counts = {stream: (stored, 0) for stream, stored in report.streams.items()}
+    if report.refused:
+        counts["samples"] = (0, report.refused)
+    return counts
 
 
 def _move(path: Path, where: str, problems: list[str] | None) -> Path | None:

@@ -1,0 +1,253 @@
+"""Use case: run the configured sources once — read the outside systems, store what they
+returned, record what it changed for scoring and move each stream's watermark.
+
+Per source run:
+
+1. A lease `collect:<source id>` in the database, so two workers never collect the same
+   source at once (which would count the same samples twice in the watermarks). A source
+   held by another worker is skipped this time. File drops need none: each file is claimed
+   by its content hash.
+2. The stored positions are read; the source's collector does all its HTTP work with no
+   transaction open (SQLite's write lock is never held while waiting on the network).
+3. What it fetched is stored in batches of streams (about BATCH_ROWS rows), each batch in one
+   transaction: the samples (`pipeline.store_sample_arrays`) or incidents, the pending
+   changes that tell `score_pending` what to redo, and per stream either success (new
+   position, counts of samples stored and rows refused) or failure (error, streak + 1). A
+   stream that failed stores nothing and keeps its position, so the next run goes on from
+   where the last good one stopped; the other streams are stored as usual.
+
+Watermarks (`worker.storage.watermarks`) are what the metrics and the `data-missing` alert
+read: per (source, stream) the position, last success, failures in a row, and running totals
+of samples (or incidents) stored and rows refused. Streams: `<service>/<signal>` for samples;
+`incidents` for ServiceNow and for dropped incidents files; `maintenance` for dropped
+maintenance files; `samples` carries the refused rows of dropped samples files (a refused
+row need not have a readable service or signal); `files` counts dropped files refused whole.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import numpy as np
+from sqlalchemy import Connection, Engine
+
+from worker.domain.model import Catalogue, Incident, Source
+from worker.pipeline import Changes, incident_span, store_sample_arrays
+from worker.sources import file_drop, http_probe, prometheus, servicenow
+from worker.sources.base import CollectorFactory, Fetched
+from worker.storage import incidents as incident_store
+from worker.storage.coordination import acquire_lease, record_changes, release_lease
+from worker.storage.engine import read_only
+from worker.storage.watermarks import list_watermarks, record_failure, record_success
+
+log = logging.getLogger(__name__)
+
+COLLECTORS: dict[str, CollectorFactory] = {
+    "prometheus": prometheus.collector,
+    "http_probe": http_probe.collector,
+    "servicenow": servicenow.collector,
+}
+# File drops first (cheap), then probes (their samples are stamped with the current slot).
+KIND_ORDER = ("file_drop", "http_probe", "prometheus", "servicenow")
+BATCH_ROWS = 500_000
+LEASE_TTL_S = 600.0
+
+FileCallback = Callable[[str, file_drop.DropOutcome], None]
+
+
+@dataclass
+class StreamReport:
+    stream: str
+    stored: int = 0
+    refused: int = 0
+    ignored: int = 0
+    error: str | None = None
+    detail: str | None = None
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SourceReport:
+    """What one source run did. `exception` is set when the run stopped on an unexpected
+    error (a bug or the database): the other sources still ran."""
+
+    source: str
+    kind: str
+    streams: list[StreamReport] = field(default_factory=list)
+    files: list[file_drop.DropOutcome] = field(default_factory=list)
+    skipped: str | None = None
+    changed: bool = False
+    exception: BaseException | None = None
+
+    @property
+    def stored(self) -> int:
+        return sum(s.stored for s in self.streams)
+
+    @property
+    def refused(self) -> int:
+        return sum(s.refused for s in self.streams)
+
+    @property
+    def failed(self) -> list[StreamReport]:
+        return [s for s in self.streams if s.error is not None]
+
+
+def sources_to_run(catalogue: Catalogue, source_id: str | None = None) -> list[Source]:
+    """The source with `source_id`, or every configured source in KIND_ORDER then id order.
+    Raises KeyError for an unknown id."""
+    if source_id is not None:
+        return [catalogue.sources[source_id]]
+    return sorted(catalogue.sources.values(), key=lambda s: (KIND_ORDER.index(s.kind), s.id))
+
+
+def collect(
+    engine: Engine,
+    catalogue: Catalogue,
+    now: datetime,
+    *,
+    source_id: str | None = None,
+    since: datetime | None = None,
+    on_file: FileCallback | None = None,
+) -> list[SourceReport]:
+    """Run every configured source (or only `source_id`) once. `since` starts Prometheus and
+    ServiceNow from that instant instead of their watermarks (a deliberate back-fill); it
+    does not apply to probes or file drops. `on_file(source_id, outcome)` is called as each
+    dropped file is done (progress for logs). An unexpected error in one source is kept in
+    its report (`exception`) and the others still run."""
+    reports = []
+    for source in sources_to_run(catalogue, source_id):
+        try:
+            reports.append(collect_source(engine, catalogue, source, now, since=since, on_file=on_file))
+        except Exception as error:  # noqa: BLE001 - one source's bug must not stop the others
+            log.exception("%s: collection stopped by an unexpected error", source.id)
+            reports.append(SourceReport(source.id, source.kind, exception=error))
+    return reports
+
+
+def collect_source(
+    engine: Engine,
+    catalogue: Catalogue,
+    source: Source,
+    now: datetime,
+    *,
+    since: datetime | None = None,
+    on_file: FileCallback | None = None,
+) -> SourceReport:
+    if source.kind == "file_drop":
+        return _collect_file_drop(engine, catalogue, source, now, on_file)
+    report = SourceReport(source.id, source.kind)
+    lease, holder = f"collect:{source.id}", f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    if not _take_lease(engine, lease, holder):
+        report.skipped = "another worker is collecting this source"
+        return report
+    try:
+        with read_only(engine) as conn:
+            positions = {mark.stream: mark.position for mark in list_watermarks(conn, source.id)}
+        batch: list[Fetched] = []
+        rows = 0
+        for fetched in COLLECTORS[source.kind](source, catalogue).fetch(positions, now, since):
+            batch.append(fetched)
+            rows += fetched.size
+            if rows >= BATCH_ROWS:
+                _store_batch(engine, source, batch, now, report)
+                _take_lease(engine, lease, holder)  # renew: a long back-fill keeps it
+                batch, rows = [], 0
+        if batch:
+            _store_batch(engine, source, batch, now, report)
+    finally:
+        with engine.begin() as conn:
+            release_lease(conn, lease, holder)
+    return report
+
+
+def _take_lease(engine: Engine, name: str, holder: str) -> bool:
+    # Leases are about real processes dying, so they run on the wall clock, not on `now`.
+    with engine.begin() as conn:
+        return acquire_lease(conn, name, holder, datetime.now(timezone.utc), LEASE_TTL_S)
+
+
+def _store_batch(engine: Engine, source: Source, batch: list[Fetched], now: datetime, report: SourceReport) -> None:
+    changes = Changes()
+    done: list[StreamReport] = []
+    with engine.begin() as conn:
+        for fetched in batch:
+            if fetched.error is not None:
+                record_failure(conn, source.id, fetched.stream, now, fetched.error)
+                done.append(StreamReport(fetched.stream, error=fetched.error))
+                continue
+            stored = 0
+            count = len(fetched.at_ms)
+            if count:
+                service = np.full(count, fetched.service, dtype=object)
+                signal = np.full(count, fetched.signal, dtype=object)
+                stored += store_sample_arrays(conn, service, signal, fetched.at_ms, fetched.value, changes)
+            if fetched.incidents:
+                stored += store_incident_list(conn, fetched.incidents, changes, now)
+            record_success(conn, source.id, fetched.stream, fetched.position, now, stored, fetched.refused)
+            done.append(
+                StreamReport(
+                    fetched.stream, stored, fetched.refused, fetched.ignored, detail=fetched.detail, reasons=fetched.reasons
+                )
+            )
+        record_changes(conn, spans(changes), now)
+    report.streams.extend(done)
+    report.changed = report.changed or bool(changes)
+
+
+def store_incident_list(conn: Connection, incidents: list[Incident], changes: Changes, now: datetime) -> int:
+    """Store incidents (by id, a later version replaces the stored one) and add to `changes`
+    the span each one can affect (`pipeline.incident_span`)."""
+    stored = incident_store.store_incidents(conn, incidents, updated_at=now)
+    for incident in incidents:
+        changes.add("incidents", incident.service, *incident_span(incident, now))
+    return stored
+
+
+def spans(changes: Changes) -> list[tuple[str, str, float, float]]:
+    """`changes` as `coordination.record_changes` takes them."""
+    return [(kind, service, lo, hi) for (kind, service), (lo, hi) in changes.spans.items()]
+
+
+# --- file drops ---------------------------------------------------------------------------------
+
+
+def _collect_file_drop(
+    engine: Engine, catalogue: Catalogue, source: Source, now: datetime, on_file: FileCallback | None
+) -> SourceReport:
+    """Every waiting file, one by one, exactly as `file_drop.process_file` takes it: one
+    transaction per file holding its rows, its content-hash claim and its watermark counts;
+    moved after the commit."""
+    report = SourceReport(source.id, source.kind)
+    for path in file_drop.waiting_files(file_drop.folder(source), now):
+        outcome = file_drop.process_file(engine, catalogue, source.id, path, now)
+        report.files.append(outcome)
+        if on_file is not None:
+            on_file(source.id, outcome)
+        counts = file_drop.file_counts(outcome.report) if outcome.report else {"files": (0, 1)} if outcome.problems else {}
+        report.streams.extend(StreamReport(stream, stored, refused) for stream, (stored, refused) in counts.items())
+        if outcome.report is not None and outcome.report.changes:
+            report.changed = True
+    return report
+
+
+def describe(reports: Iterable[SourceReport]) -> list[str]:
+    """One line per source run, for logs and the command line."""
+    lines = []
+    for r in reports:
+        if r.exception is not None:
+            lines.append(f"{r.source}: stopped by an unexpected error: {type(r.exception).__name__}: {r.exception}")
+        elif r.skipped:
+            lines.append(f"{r.source}: skipped: {r.skipped}")
+        else:
+            what = "files" if r.kind == "file_drop" else "streams"
+            count = len(r.files) if r.kind == "file_drop" else len(r.streams)
+            ignored = sum(s.ignored for s in r.streams)
+            line = f"{r.source}: {count} {what}, stored {r.stored}, refused {r.refused}, failed {len(r.failed)}"
+            lines.append(line + (f", ignored {ignored} (not for a configured service)" if ignored else ""))
+    return lines
