@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -59,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("file", type=Path)
     ingest.set_defaults(run=cmd_ingest)
 
+    collect = commands.add_parser("collect", parents=[common], help="run the sources once (Prometheus, probes, ServiceNow, file drops)")
+    collect.add_argument("--source", metavar="ID", help="only this source (default: every configured source)")
+    collect.add_argument("--since", metavar="TS", help="back-fill from this instant (with a UTC offset) instead of the watermarks")
+    collect.set_defaults(run=cmd_collect)
+
     score = commands.add_parser("score", parents=[common], help="score a period and store the results")
     which = score.add_mutually_exclusive_group()
     which.add_argument("--period", metavar="YYYY-MM")
@@ -70,10 +76,29 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--customer", metavar="ID")
     results.add_argument("--format", choices=["json", "table", "csv"], default="table")
     results.set_defaults(run=cmd_results)
+    report = commands.add_parser("report", parents=[common], help="monthly governance reports: generate, keep, send")
+    report.add_argument("--period", metavar="YYYY-MM", required=True)
+    whose = report.add_mutually_exclusive_group()
+    whose.add_argument("--customer", metavar="ID", help="this customer's report only")
+    whose.add_argument("--board", action="store_true", help="the board report only")
+    report.add_argument("--out", metavar="DIR", type=Path, help="also copy each report's files to DIR")
+    report.add_argument("--send", action="store_true", help="email reports not sent yet (once the period is final)")
+    report.add_argument("--resend", action="store_true", help="email them again, even if sent before")
+    report.set_defaults(run=cmd_report)
+
+    portfolio = commands.add_parser("portfolio", parents=[common], help="the service catalogue and the Boston Box")
+    portfolio.add_argument("--customer", metavar="ID", help="only the services this customer receives")
+    portfolio.add_argument("--format", choices=["json", "table"], default="table")
+    portfolio.set_defaults(run=cmd_portfolio)
+
     demo = commands.add_parser("demo", parents=[common], help="example trust with 13 months of synthetic history, scored")
     demo.set_defaults(run=cmd_demo)
 
-    run = commands.add_parser("run", parents=[common], help="worker + beat in the foreground (embedded default)")
+    metrics = commands.add_parser("metrics", parents=[common], help="Prometheus metrics endpoint (SLA_METRICS_ADDR)")
+    metrics.add_argument("action", choices=["serve"])
+    metrics.set_defaults(run=cmd_metrics)
+
+    run = commands.add_parser("run", parents=[common], help="worker + beat + metrics in the foreground (embedded default)")
     run.set_defaults(run=cmd_run)
     return parser
 
@@ -154,6 +179,42 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return PARTIAL if report.refused else OK
 
 
+def cmd_collect(args: argparse.Namespace) -> int:
+    """Collect once from the configured sources; what they stored is scored by the worker
+    (pending changes), or at once with `sla-worker score`."""
+    from worker import collect
+    from worker.domain.time import parse_instant
+
+    settings = _settings(args)
+    catalogue = _catalogue(settings)
+    if args.source is not None and args.source not in catalogue.sources:
+        known = ", ".join(sorted(catalogue.sources)) or "none"
+        raise UsageError(f"no source with id {args.source!r} is configured (configured: {known})")
+    try:
+        since = parse_instant(args.since) if args.since is not None else None
+    except InvalidValue as error:
+        raise UsageError(f"--since: {error}") from None
+    engine = _engine(settings)
+    _progress("collecting …")
+    reports = collect.collect(engine, catalogue, datetime.now(timezone.utc), source_id=args.source, since=since)
+    partial = False
+    for report in reports:
+        for outcome in report.files:
+            for problem in outcome.problems:
+                print(problem, file=sys.stderr)
+        for stream in report.failed:
+            print(f"{report.source}: {stream.stream}: failed: {stream.error}", file=sys.stderr)
+        for stream in report.streams:
+            for reason in stream.reasons:
+                print(f"{report.source}: {stream.stream}: refused {reason}", file=sys.stderr)
+            if stream.detail:
+                print(f"{report.source}: {stream.stream}: {stream.detail}", file=sys.stderr)
+        partial = partial or bool(report.failed or report.refused or report.exception or any(o.problems for o in report.files))
+    for line in collect.describe(reports):
+        print(line)
+    return PARTIAL if partial else OK
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     settings = _settings(args)
     catalogue = _catalogue(settings)
@@ -177,6 +238,58 @@ def cmd_results(args: argparse.Namespace) -> int:
     return OK
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Generate (or reuse) the reports of a period, and send them with --send / --resend.
+    Exit 1 when a send failed (it is retried by the next run, never duplicated)."""
+    from worker.reports import delivery
+    from worker.reports.mailer import mailer_for
+
+    settings = _settings(args)
+    catalogue = _catalogue(settings)
+    period = _period(args.period)
+    if args.customer is not None and args.customer not in catalogue.customers:
+        known = ", ".join(catalogue.customers) or "none"
+        raise UsageError(f"no customer with id {args.customer!r} is configured (configured: {known})")
+    now = datetime.now(timezone.utc)
+    sending = args.send or args.resend
+    if sending and not delivery.period_is_final(catalogue, period, now, settings.late_data_grace_s):
+        raise UsageError(
+            f"{period} is not final yet (results become final SLA_LATE_DATA_GRACE after the period ends): "
+            "its reports can be generated but not sent"
+        )
+    engine = _engine(settings)
+    customers = [args.customer] if args.customer else [] if args.board else None
+    outcomes = delivery.run_reports(
+        engine, catalogue, settings.reports_dir, period, now,
+        customers=customers, board=args.board or args.customer is None,
+        mailer=mailer_for(settings) if sending else None, sender=settings.smtp_from,
+        resend=args.resend, out=args.out, progress=_progress,
+    )
+    if not outcomes:
+        print(f"{period}: no results for this period: nothing to report (score it first)")
+    for outcome in outcomes:
+        print(outcome.describe(), file=sys.stderr if outcome.failed else sys.stdout)
+    return PARTIAL if any(o.failed for o in outcomes) else OK
+
+
+def cmd_portfolio(args: argparse.Namespace) -> int:
+    from worker.reports.portfolio import portfolio, portfolio_json, portfolio_table
+
+    settings = _settings(args)
+    catalogue = _catalogue(settings)
+    if args.customer is not None and args.customer not in catalogue.customers:
+        known = ", ".join(catalogue.customers) or "none"
+        raise UsageError(f"no customer with id {args.customer!r} is configured (configured: {known})")
+    zone = next((a.timezone for a in catalogue.agreements.values()), "Europe/London")
+    from worker.scoring.periods import zone as zone_info
+
+    today = datetime.now(timezone.utc).astimezone(zone_info(zone)).date()
+    entries = portfolio(catalogue, today, args.customer)
+    text = portfolio_json(entries) if args.format == "json" else portfolio_table(entries)
+    print(text if text.endswith("\n") else text + "\n", end="")
+    return OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate, ingest and score a year of history for the configured trust (the example
     trust by default) into the configured database, then print a summary."""
@@ -188,6 +301,35 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"demo: writing 13 months of synthetic history into {_safe_url(settings.database_url)}", flush=True)
     summary = run_demo(engine, catalogue, datetime.now(timezone.utc), _progress)
     print(summary_table(summary), end="")
+    from worker.reports.delivery import write_history
+
+    year = summary.periods[-13:-1]  # the twelve complete months
+    outcomes = write_history(engine, catalogue, settings.reports_dir, year, summary.now, _progress)
+    print(
+        f"\nReports: {len(outcomes)} customer and board reports for {year[0]} to {year[-1]} under "
+        f"{settings.reports_dir}/ (report.html, report.pdf, report.txt, results.csv per report); "
+        f"the board report for {year[-1]}: {next((o.directory for o in outcomes if o.kind == 'board' and o.period == year[-1]), '-')}"
+    )
+    return OK
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    """The metrics endpoint in the foreground; every scrape reads the database."""
+    from worker.metrics.server import endpoint
+
+    settings = _settings(args)
+    _catalogue(settings)
+    try:
+        server = endpoint(settings, _engine(settings))
+    except OSError as error:
+        raise UsageError(f"cannot listen on {settings.metrics_addr} (SLA_METRICS_ADDR): {error.strerror or error}") from None
+    print(f"sla-worker metrics: serving http://{server.address}/metrics from {_safe_url(settings.database_url)}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how it is stopped (also when `sla-worker run` stops)
+    finally:
+        server.close()
     return OK
 
 
@@ -211,9 +353,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     for folder in drops:
         print(f"  drop CSV files into {folder.resolve()}/ (samples, incidents or maintenance)")
     print(f"  results:  sla-worker results --period {datetime.now(timezone.utc):%Y-%m} --format table")
+    print(f"  metrics   http://{settings.metrics_addr}/metrics (SLA_METRICS_ADDR)")
     print("  stop with Ctrl-C", flush=True)
-    worker = app.Worker(beat=True, loglevel="INFO", concurrency=settings.worker_concurrency, quiet=True)
-    worker.start()
+    # The endpoint runs as its own process (`sla-worker metrics serve`), not as a thread of
+    # this one: Celery forks its pool from this process, and a fork must not copy a serving
+    # thread's locks or database connections. Same process group: Ctrl-C reaches it too.
+    metrics = subprocess.Popen([sys.executable, "-m", "worker.cli", "metrics", "serve"], stdout=subprocess.DEVNULL)
+    try:
+        worker = app.Worker(beat=True, loglevel="INFO", concurrency=settings.worker_concurrency, quiet=True)
+        worker.start()
+    finally:
+        metrics.terminate()
+        try:
+            metrics.wait(10)
+        except subprocess.TimeoutExpired:
+            metrics.kill()
     return int(worker.exitcode or 0)
 
 

@@ -14,10 +14,12 @@ from datetime import datetime, timezone
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from worker import collect as collect_sources
 from worker import pipeline
 from worker.celeryapp import app
 from worker.domain.errors import TransientError
-from worker.runtime import runtime
+from worker.metrics.burn_rates import refresh_burn_rates
+from worker.runtime import Runtime, runtime
 from worker.sources import file_drop
 
 log = logging.getLogger(__name__)
@@ -33,23 +35,33 @@ def _now() -> datetime:
 
 @app.task(name="sla.collect", **RETRY)
 def collect() -> int:
-    """Take every file waiting in the file-drop folders; score what they changed."""
+    """Run every configured source once (file drops, probes, Prometheus, ServiceNow: see
+    worker/collect.py); score what they changed. Returns the samples and incidents stored."""
     rt = runtime()
-    catalogue = rt.catalogue
-    taken = 0
-    for source in catalogue.sources.values():
-        if source.kind != "file_drop":
-            continue
-        for path in file_drop.waiting_files(file_drop.folder(source), _now()):
-            outcome = file_drop.process_file(rt.engine, catalogue, path, _now())
-            taken += 1
-            if outcome.report:
-                log.info("%s: %s accepted %d, refused %d", source.id, path.name, outcome.report.accepted, outcome.report.refused)
-            for problem in outcome.problems:
-                log.warning("%s: %s", source.id, problem)
-    if taken:
+
+    def file_done(source_id: str, outcome: file_drop.DropOutcome) -> None:  # logged as each file is done
+        if outcome.report:
+            log.info("%s: %s accepted %d, refused %d", source_id, outcome.path.name, outcome.report.accepted, outcome.report.refused)
+        for problem in outcome.problems:
+            log.warning("%s: %s", source_id, problem)
+
+    reports = collect_sources.collect(rt.engine, rt.catalogue, _now(), on_file=file_done)
+    for report in reports:
+        for stream in report.failed:
+            log.warning("%s: %s failed: %s", report.source, stream.stream, stream.error)
+        for stream in report.streams:
+            for reason in stream.reasons:
+                log.warning("%s: %s refused %s", report.source, stream.stream, reason)
+            if stream.detail:
+                log.info("%s: %s %s", report.source, stream.stream, stream.detail)
+    for line in collect_sources.describe(r for r in reports if r.kind != "file_drop" or r.files):
+        log.info("%s", line)
+    if any(r.changed for r in reports):
         score_pending.delay()
-    return taken
+    failed = next((r.exception for r in reports if r.exception is not None), None)
+    if failed is not None:
+        raise failed
+    return sum(r.stored for r in reports)
 
 
 @app.task(name="sla.score_pending", **RETRY)
@@ -57,6 +69,7 @@ def score_pending() -> int:
     """Score what new input changed; then evaluate alerts on the new results."""
     rt = runtime()
     results = pipeline.score_pending(rt.engine, rt.catalogue, _now(), rt.settings.late_data_grace_s)
+    _refresh_burn_rates(rt)  # every run (beat: every 5 minutes), new data or not: windows slide
     if results:
         evaluate_alerts.delay()
     return len(results)
@@ -70,8 +83,21 @@ def reconcile() -> int:
     stored = 0
     for period in pipeline.open_periods(rt.catalogue, now, rt.settings.late_data_grace_s):
         stored += len(pipeline.score_period(rt.engine, rt.catalogue, period, now, rt.settings.late_data_grace_s))
+    _refresh_burn_rates(rt)
     evaluate_alerts.delay()
     return stored
+
+
+def _refresh_burn_rates(rt: Runtime) -> None:
+    """Burn rates (SPEC 7 windows) for the metrics endpoint and the alert rules. A database
+    hiccup retries the task (scoring is idempotent); any other failure is logged and never
+    holds up scoring or alert evaluation."""
+    try:
+        refresh_burn_rates(rt.engine, rt.catalogue, _now())
+    except TRANSIENT:
+        raise
+    except Exception:
+        log.exception("burn rates not refreshed")
 
 
 @app.task(name="sla.evaluate_alerts", **RETRY)
@@ -82,5 +108,21 @@ def evaluate_alerts() -> int:
 
 @app.task(name="sla.send_monthly_reports", **RETRY)
 def send_monthly_reports() -> int:
-    """Monthly governance reports (SPEC 8): arrives with the reports work; nothing yet."""
-    return 0
+    """Monthly governance reports (SPEC 8): once the previous period is final, every customer
+    with `contacts.reports` gets its report once (claimed per report: a retry or a second run
+    sends nothing twice). A failed send raises TransientError, so Celery retries with
+    back-off; the retry sends only what is still unsent."""
+    from worker.reports.delivery import send_due_reports
+    from worker.reports.mailer import mailer_for
+
+    rt = runtime()
+    outcomes = send_due_reports(
+        rt.engine, rt.catalogue, rt.settings.reports_dir, mailer_for(rt.settings), rt.settings.smtp_from,
+        _now(), rt.settings.late_data_grace_s,
+    )
+    for outcome in outcomes:
+        log.info("%s", outcome.describe())
+    failed = [o for o in outcomes if o.failed]
+    if failed:
+        raise TransientError(f"{len(failed)} report(s) not sent: " + "; ".join(o.describe() for o in failed))
+    return sum(1 for o in outcomes if o.sent_to)

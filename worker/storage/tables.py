@@ -175,6 +175,7 @@ watermarks = Table(
     Column("last_success_at", UtcDateTime, nullable=True),
     Column("last_failure_at", UtcDateTime, nullable=True),
     Column("failures_in_row", Integer, nullable=False, server_default="0"),
+    Column("failures_total", BigInteger, nullable=False, server_default="0"),  # running total
     Column("samples_stored", BigInteger, nullable=False, server_default="0"),
     Column("rows_refused", BigInteger, nullable=False, server_default="0"),
     Column("last_error", Text, nullable=True),
@@ -210,6 +211,61 @@ leases = Table(
     Column("name", Text, primary_key=True),  # e.g. "beat"
     Column("holder", Text, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
+)
+
+burn_rates = Table(
+    "burn_rates",
+    metadata,
+    # Burn rates over the short windows of SPEC 7, computed after each scoring run from the
+    # stored samples and incidents (worker/metrics/burn_rates.py), read by the metrics endpoint.
+    Column("agreement", Text, nullable=False),
+    Column("customer", Text, nullable=False),
+    Column("objective", Text, nullable=False),
+    Column("window", Text, nullable=False),  # 5m, 30m, 1h, 6h, 3d
+    Column("good", Double, nullable=False),
+    Column("bad", Double, nullable=False),
+    Column("total", Double, nullable=False),
+    Column("burn_rate", Double, nullable=True),  # NULL: no counted data in the window
+    Column("computed_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("agreement", "customer", "objective", "window"),
+)
+
+task_durations = Table(
+    "task_durations",
+    metadata,
+    # The histogram sla_task_duration_seconds, kept here so that every worker process adds to
+    # the same figures (worker/metrics/tasks_timing.py): one row per task and bucket.
+    Column("task", Text, nullable=False),  # Celery task name, e.g. sla.collect
+    Column("le", Text, nullable=False),  # the bucket's upper bound in seconds ("+Inf" for the last)
+    Column("observations", BigInteger, nullable=False),  # runs that fell in this bucket (not cumulative)
+    Column("seconds", Double, nullable=False),  # their durations added up
+    PrimaryKeyConstraint("task", "le"),
+)
+
+reports = Table(
+    "reports",
+    metadata,
+    # Monthly governance reports (SPEC 8): one row per (kind, customer, period), generated once
+    # (files under SLA_REPORTS_DIR) and sent by claim: worker/reports/delivery.py.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", Text, nullable=False),  # customer | board
+    Column("customer", Text, nullable=False),  # '' for the board report
+    Column("period", Text, nullable=False),  # YYYY-MM
+    Column("final", Boolean, nullable=False),  # made from final results (kept) or period-to-date
+    Column("content_sha256", Text, nullable=False),  # over the files, names included
+    Column("directory", Text, nullable=False),  # relative to SLA_REPORTS_DIR
+    Column("files", Text, nullable=False),  # JSON list of file names in the directory
+    Column("status", Text, nullable=False),  # pending | sending | sent | failed | filed (nothing to send)
+    Column("generation", Integer, nullable=False, server_default="1"),  # send generation (--resend adds one)
+    Column("attempts", Integer, nullable=False, server_default="0"),  # send attempts, all generations
+    Column("sends", Integer, nullable=False, server_default="0"),  # successful sends (sla_reports_sent_total)
+    Column("recipients", Text, nullable=False, server_default="[]"),  # JSON, as last addressed
+    Column("message_id", Text, nullable=True),  # of the last attempt
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("claimed_at", UtcDateTime, nullable=True),
+    Column("sent_at", UtcDateTime, nullable=True),
+    UniqueConstraint("kind", "customer", "period"),
 )
 
 

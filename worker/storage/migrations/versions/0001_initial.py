@@ -1,5 +1,5 @@
 """Initial schema: services, samples, incidents, maintenance, results, tallies, watermarks,
-ingested_files.
+ingested_files, pending_changes, leases, burn_rates, task_durations, reports.
 
 Revision ID: 0001
 Revises:
@@ -108,6 +108,7 @@ def upgrade() -> None:
         sa.Column("last_success_at", Instant, nullable=True),
         sa.Column("last_failure_at", Instant, nullable=True),
         sa.Column("failures_in_row", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("failures_total", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("samples_stored", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("rows_refused", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
@@ -140,9 +141,56 @@ def upgrade() -> None:
         sa.Column("expires_at", Instant, nullable=False),
         sa.PrimaryKeyConstraint("name", name="pk_leases"),
     )
+    op.create_table(
+        "burn_rates",
+        sa.Column("agreement", sa.Text(), nullable=False),
+        sa.Column("customer", sa.Text(), nullable=False),
+        sa.Column("objective", sa.Text(), nullable=False),
+        sa.Column("window", sa.Text(), nullable=False),
+        sa.Column("good", sa.Double(), nullable=False),
+        sa.Column("bad", sa.Double(), nullable=False),
+        sa.Column("total", sa.Double(), nullable=False),
+        sa.Column("burn_rate", sa.Double(), nullable=True),
+        sa.Column("computed_at", Instant, nullable=False),
+        sa.PrimaryKeyConstraint("agreement", "customer", "objective", "window", name="pk_burn_rates"),
+    )
+    op.create_table(
+        "task_durations",
+        sa.Column("task", sa.Text(), nullable=False),
+        sa.Column("le", sa.Text(), nullable=False),
+        sa.Column("observations", sa.BigInteger(), nullable=False),
+        sa.Column("seconds", sa.Double(), nullable=False),
+        sa.PrimaryKeyConstraint("task", "le", name="pk_task_durations"),
+    )
+    op.create_table(
+        "reports",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("kind", sa.Text(), nullable=False),
+        sa.Column("customer", sa.Text(), nullable=False),
+        sa.Column("period", sa.Text(), nullable=False),
+        sa.Column("final", sa.Boolean(), nullable=False),
+        sa.Column("content_sha256", sa.Text(), nullable=False),
+        sa.Column("directory", sa.Text(), nullable=False),
+        sa.Column("files", sa.Text(), nullable=False),
+        sa.Column("status", sa.Text(), nullable=False),
+        sa.Column("generation", sa.Integer(), server_default="1", nullable=False),
+        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("sends", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("recipients", sa.Text(), server_default="[]", nullable=False),
+        sa.Column("message_id", sa.Text(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("created_at", Instant, nullable=False),
+        sa.Column("claimed_at", Instant, nullable=True),
+        sa.Column("sent_at", Instant, nullable=True),
+        sa.PrimaryKeyConstraint("id", name="pk_reports"),
+        sa.UniqueConstraint("kind", "customer", "period", name="uq_reports_kind_customer_period"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("reports")
+    op.drop_table("task_durations")
+    op.drop_table("burn_rates")
     op.drop_table("leases")
     op.drop_table("pending_changes")
     op.drop_table("ingested_files")

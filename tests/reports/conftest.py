@@ -1,0 +1,195 @@
+"""Fixtures for the report tests: the golden case ingested and scored (once per module, on
+SQLite; the delivery tests use the `engine` fixture on every engine), a real SMTP server on
+loopback (aiosmtpd), and the renderers' skip-or-fail rule."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from worker import pipeline
+from worker.config import load_catalogue
+from worker.domain.model import Catalogue, ObjectiveType, Result, Status
+from worker.storage import results as result_store
+from worker.storage.engine import make_engine
+from worker.storage.migrate import upgrade
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "trust-2026-10"
+PERIOD = "2026-10"
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)  # long after October is final
+GRACE_S = 6 * 3600.0
+
+
+@pytest.fixture(scope="session")
+def golden_catalogue() -> Catalogue:
+    return load_catalogue(GOLDEN / "config")
+
+
+@pytest.fixture(scope="session")
+def golden_expected() -> list[dict]:
+    return json.loads((GOLDEN / "expected" / f"{PERIOD}.json").read_text())
+
+
+def expected_results(expected: list[dict]) -> list[Result]:
+    return [
+        Result(**{**row, "type": ObjectiveType(row["type"]), "status": Status(row["status"])})  # type: ignore[arg-type]
+        for row in expected
+    ]
+
+
+def seed_expected(engine: Engine, expected: list[dict]) -> None:
+    """The golden expected results stored as if scored: enough for delivery tests."""
+    with engine.begin() as conn:
+        result_store.upsert_results(conn, expected_results(expected), computed_at=NOW)
+
+
+@pytest.fixture
+def seeded_engine(engine: Engine, golden_expected: list[dict]) -> Engine:
+    """`engine` (every database engine in use) holding the golden expected results."""
+    seed_expected(engine, golden_expected)
+    return engine
+
+
+@pytest.fixture(scope="module")
+def golden_engine(tmp_path_factory: pytest.TempPathFactory, golden_catalogue: Catalogue) -> Iterator[Engine]:
+    """SQLite with the golden case ingested through the pipeline and October scored."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('golden') / 'sla.sqlite'}"
+    upgrade(url)
+    engine = make_engine(url)
+    for kind in ("maintenance", "incidents", "samples"):
+        report = pipeline.ingest(engine, golden_catalogue, kind, (GOLDEN / f"{kind}.csv").read_bytes(), NOW)
+        assert report.refused == 0
+    pipeline.score_period(engine, golden_catalogue, PERIOD, NOW, GRACE_S)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+# ------------------------------------------------------------------ SMTP on loopback
+
+
+@dataclass
+class Received:
+    messages: list[tuple[str, tuple[str, ...], bytes]] = field(default_factory=list)  # (from, to, data)
+    logins: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, sender: str, recipients: list[str], data: bytes) -> None:
+        with self.lock:
+            self.messages.append((sender, tuple(recipients), data))
+
+
+class _Handler:
+    def __init__(self, received: Received):
+        self.received = received
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        self.received.add(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content or envelope.content)
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SmtpServer:
+    """aiosmtpd on 127.0.0.1, startable and stoppable on the same port (to test 'down then
+    up'); with `users`, AUTH is required (over plain SMTP: loopback only)."""
+
+    def __init__(self, users: dict[str, str] | None = None):
+        self.port = free_port()
+        self.received = Received()
+        self.users = users
+        self._controller = None
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult
+
+        kwargs: dict = {}
+        if self.users is not None:
+            users = self.users
+
+            def authenticate(server, session, envelope, mechanism, auth_data):
+                ok = getattr(auth_data, "login", b"").decode() in users and users[auth_data.login.decode()] == auth_data.password.decode()
+                if ok:
+                    self.received.logins.append(auth_data.login.decode())
+                return AuthResult(success=ok)
+
+            kwargs = {"authenticator": authenticate, "auth_required": True, "auth_require_tls": False}
+        self._controller = Controller(_Handler(self.received), hostname="127.0.0.1", port=self.port, **kwargs)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+
+@pytest.fixture
+def smtp_factory() -> Iterator[type[SmtpServer]]:
+    """Make SMTP servers (started by the test); any left running are stopped."""
+    made: list[SmtpServer] = []
+
+    class Tracked(SmtpServer):
+        def __init__(self, users: dict[str, str] | None = None):
+            super().__init__(users)
+            made.append(self)
+
+    try:
+        yield Tracked
+    finally:
+        for server in made:
+            server.stop()
+
+
+@pytest.fixture
+def golden_dir() -> Path:
+    return GOLDEN
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# ------------------------------------------------------------------ renderers
+
+REQUIRE_RENDERERS = "SLA_TEST_REQUIRE_RENDERERS"
+
+
+def renderer(name: str) -> str:
+    """The path of an outside renderer (chromium, pdftoppm): a skip with the reason when it
+    is missing, a failure in CI (SLA_TEST_REQUIRE_RENDERERS=1)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    reason = f"{name} is not installed (Debian: apt-get install {'chromium' if name == 'chromium' else 'poppler-utils'})"
+    if os.environ.get(REQUIRE_RENDERERS):
+        pytest.fail(f"{REQUIRE_RENDERERS} is set but {reason}")
+    print(f"skipped: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def find_renderer():
+    """`find_renderer("chromium")` → its path, or skip (fail in CI) when it is missing."""
+    return renderer

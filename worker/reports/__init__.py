@@ -1,0 +1,9 @@
+"""Monthly governance reports, the board report and the service portfolio (SPEC 8 and 9).
+
+Pure: `words` (plain-English formatting), `evidence` (outages, gaps, maintenance ledger,
+incident outcomes from arrays and values), `model` (the report as values), `portfolio` (the
+catalogue and the Boston Box), `view` (a report as a document of sections, shared by every
+renderer). Rendering: `charts` (matplotlib, Agg), `render_html` (Jinja2 templates),
+`render_text`, `render_pdf` (fpdf2). I/O: `gather` (reads storage), `delivery` (generate once,
+store, send by claim) and `mailer` (the one SMTP chokepoint).
+"""

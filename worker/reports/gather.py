@@ -1,0 +1,82 @@
+"""Load what a report is built from (the I/O half of report building; model.py is the pure
+half). Everything loaded for a customer is limited to that customer: its own results, the
+incidents for it or for everyone, and the services its agreements give it."""
+
+from __future__ import annotations
+
+import numpy as np
+from sqlalchemy import Connection
+
+from worker.domain.model import Catalogue, ObjectiveType, Result, Signal
+from worker.domain.time import from_epoch_s
+from worker.reports.model import TREND_MONTHS, CustomerInputs, customer_agreements
+from worker.scoring.periods import period_bounds, periods_back
+from worker.storage import incidents as incident_store
+from worker.storage import maintenance as maintenance_store
+from worker.storage import results as result_store
+from worker.storage import samples as sample_store
+
+
+def customer_inputs(conn: Connection, catalogue: Catalogue, customer: str, period: str, now_s: float) -> CustomerInputs:
+    months = periods_back(period, TREND_MONTHS)
+    results = [r for r in result_store.load_results_range(conn, months, customer) if r.customer == customer]
+    agreements = customer_agreements(catalogue, customer, period)
+    bounds = [period_bounds(period, a.timezone) for a in agreements] or [period_bounds(period, "Europe/London")]
+    start_s, end_s = min(b[0] for b in bounds), max(b[1] for b in bounds)
+    objectives = [o for a in agreements for o in a.objectives]
+    services = sorted({o.service for o in objectives})
+
+    incident_services = sorted({o.service for o in objectives if o.type.is_incident})
+    incidents = (
+        [
+            i
+            for i in incident_store.load_incidents(
+                conn,
+                services=incident_services,
+                opened_before=from_epoch_s(end_s),
+                open_or_stopped_after=from_epoch_s(start_s),
+            )
+            if i.customer is None or i.customer == customer
+        ]
+        if incident_services
+        else []
+    )
+    maintenance = [
+        w
+        for w in list(catalogue.maintenance) + maintenance_store.load_maintenance(conn, services)
+        if w.service in services
+    ]
+
+    available = sorted({o.service for o in objectives if o.type is ObjectiveType.AVAILABILITY})
+    up: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    if available:
+        keys = {service_id: key for key, service_id in sample_store.service_ids(conn).items()}
+        code = sample_store.SIGNAL_CODES[Signal.UP.value]
+        for service in available:
+            if service not in keys:  # never received a sample
+                up[service] = (np.empty(0), np.empty(0))
+                continue
+            staleness = catalogue.services[service].staleness_s if service in catalogue.services else 300.0
+            lo_ms = int(np.floor((start_s - staleness) * 1000))
+            hi_ms = int(np.ceil(min(end_s, now_s) * 1000)) + 1
+            at_ms, value = sample_store.load_samples(conn, keys[service], code, lo_ms, max(hi_ms, lo_ms))
+            up[service] = (at_ms / 1000.0, value)
+    return CustomerInputs(
+        customer=customer,
+        period=period,
+        results=tuple(results),
+        incidents=tuple(incidents),
+        maintenance=tuple(maintenance),
+        up_samples=up,
+        now_s=now_s,
+    )
+
+
+def board_results(conn: Connection, period: str) -> list[Result]:
+    return result_store.load_results_range(conn, periods_back(period, TREND_MONTHS))
+
+
+def customers_with_results(conn: Connection, catalogue: Catalogue, period: str) -> list[str]:
+    """Customers (in catalogue order) that have a result for `period`."""
+    present = {r.customer for r in result_store.load_results(conn, period)}
+    return [c for c in catalogue.customers if c in present]
