@@ -12,6 +12,7 @@ from pathlib import Path
 from celery import Celery
 from celery.signals import beat_init, worker_init
 
+from worker.metrics import tasks_timing
 from worker.schedules import TIMEZONE, load_schedule
 from worker.settings import Settings, load_settings
 
@@ -63,3 +64,4 @@ def _prepare_embedded_broker(**_kwargs: object) -> None:
 app = make_app(load_settings())
 worker_init.connect(_prepare_embedded_broker)
 beat_init.connect(_prepare_embedded_broker)
+tasks_timing.install()  # sla_task_duration_seconds, summed over every worker process

@@ -91,6 +91,26 @@ def build_parser() -> argparse.ArgumentParser:
     portfolio.add_argument("--format", choices=["json", "table"], default="table")
     portfolio.set_defaults(run=cmd_portfolio)
 
+    alerts = commands.add_parser("alerts", parents=[common], help="alert state, history and silences (SPEC 7)")
+    alert_actions = alerts.add_subparsers(dest="action", required=True, metavar="ACTION")
+    alert_actions.add_parser("evaluate", parents=[common], help="evaluate the alert rules now (writes the outbox)")
+    alert_list = alert_actions.add_parser("list", parents=[common], help="alerts firing (with --all, every stored alert)")
+    alert_list.add_argument("--all", action="store_true", help="resolved alerts too")
+    alert_list.add_argument("--history", action="store_true", help="the latest transitions instead")
+    silence = alert_actions.add_parser("silence", parents=[common], help="mute a service's notifications for a while")
+    silence.add_argument("--service", metavar="ID", required=True)
+    silence.add_argument("--customer", metavar="ID", help="only this customer's alerts")
+    silence.add_argument("--for", dest="duration", metavar="DURATION", required=True, help="e.g. 2h, 30m")
+    silence.add_argument("--reason", required=True)
+    alerts.set_defaults(run=cmd_alerts)
+
+    notifications = commands.add_parser("notifications", parents=[common], help="the alert notification outbox")
+    notification_actions = notifications.add_subparsers(dest="action", required=True, metavar="ACTION")
+    notification_list = notification_actions.add_parser("list", parents=[common], help="latest notifications and their status")
+    notification_list.add_argument("--status", choices=["pending", "sending", "sent", "failed"])
+    notification_list.add_argument("--limit", type=int, default=50)
+    notifications.set_defaults(run=cmd_notifications)
+
     demo = commands.add_parser("demo", parents=[common], help="example trust with 13 months of synthetic history, scored")
     demo.set_defaults(run=cmd_demo)
 
@@ -369,6 +389,74 @@ def cmd_run(args: argparse.Namespace) -> int:
         except subprocess.TimeoutExpired:
             metrics.kill()
     return int(worker.exitcode or 0)
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from worker.alerts.evaluate import evaluate
+    from worker.domain.time import parse_duration
+    from worker.storage import alerts as alert_store
+    from worker.storage.engine import read_only
+
+    settings = _settings(args)
+    engine = _engine(settings)
+    now = datetime.now(timezone.utc)
+    if args.action == "evaluate":
+        outcome = evaluate(engine, _catalogue(settings), now)
+        for change in outcome.transitions:
+            k = change.key
+            print(f"{change.event.value:9} {k.rule:21} {k.agreement or '-'}/{k.customer or '-'}/{k.objective}")
+        print(f"{outcome.firing} firing, {len(outcome.transitions)} transition(s), {outcome.notifications} notification(s) queued")
+        return OK
+    if args.action == "silence":
+        catalogue = _catalogue(settings)
+        if args.service not in catalogue.services:
+            raise UsageError(f"unknown service {args.service!r}")
+        if args.customer and args.customer not in catalogue.customers:
+            raise UsageError(f"unknown customer {args.customer!r}")
+        try:
+            seconds = parse_duration(args.duration)
+        except InvalidValue as error:
+            raise UsageError(str(error)) from None
+        ends_at = now + timedelta(seconds=seconds)
+        with engine.begin() as conn:
+            alert_store.add_silence(conn, args.service, now, ends_at, args.reason, now, args.customer)
+        who = f" for {args.customer}" if args.customer else ""
+        print(f"notifications of {args.service}{who} silenced until {ends_at.isoformat(timespec='minutes')}: {args.reason}")
+        return OK
+    with read_only(engine) as conn:
+        if args.history:
+            for t in alert_store.list_transitions(conn):
+                print(f"{t['at'].isoformat(timespec='seconds')}  {t['event']:9} {t['rule']:21} {t['agreement'] or '-'}/{t['customer'] or '-'}/{t['objective']}")
+            return OK
+        states = sorted(alert_store.load_states(conn).values(), key=lambda s: s.key)
+    for state in states:
+        if state.firing_since is None and not args.all:
+            continue
+        k = state.key
+        since = f"firing since {state.firing_since.isoformat(timespec='minutes')}" if state.firing_since else (
+            f"resolved {state.resolved_at.isoformat(timespec='minutes')}" if state.resolved_at else "resolved"
+        )
+        print(f"{k.rule:21} {state.severity:6} {k.agreement or '-'}/{k.customer or '-'}/{k.objective}  {since}  {state.summary}")
+    return OK
+
+
+def cmd_notifications(args: argparse.Namespace) -> int:
+    from worker.storage import alerts as alert_store
+    from worker.storage.engine import read_only
+
+    engine = _engine(_settings(args))
+    with read_only(engine) as conn:
+        rows = alert_store.list_notifications(conn, args.status, args.limit)
+    for n in rows:
+        customers = ",".join(sorted({a["customer"] or "operations" for a in n.payload.get("alerts", [])}))
+        error = f"  last error: {n.last_error}" if n.last_error else ""
+        print(
+            f"{n.id:6} {n.created_at.isoformat(timespec='seconds')}  {n.channel:12} {n.event:8} {n.payload.get('rule', ''):21} "
+            f"{customers}  {n.status} (attempts {n.attempts}){error}"
+        )
+    return OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -102,8 +102,33 @@ def _refresh_burn_rates(rt: Runtime) -> None:
 
 @app.task(name="sla.evaluate_alerts", **RETRY)
 def evaluate_alerts() -> int:
-    """Alert rules after a scoring run (SPEC 7): arrives with the alerts work; nothing yet."""
-    return 0
+    """Alert rules after a scoring run (SPEC 7): new alert state, transitions and outbox rows
+    in one transaction (worker/alerts/evaluate.py); then deliver what it wrote. Safe to run
+    twice: a second run finds nothing new to notify. Returns the alerts firing."""
+    from worker.alerts.evaluate import evaluate
+
+    rt = runtime()
+    outcome = evaluate(rt.engine, rt.catalogue, _now())
+    for change in outcome.transitions:
+        log.info("alert %s %s/%s/%s %s", change.key.rule, change.key.agreement, change.key.customer, change.key.objective, change.event)
+    if outcome.notifications:
+        deliver_notifications.delay()
+    return outcome.firing
+
+
+@app.task(name="sla.deliver_notifications", **RETRY)
+def deliver_notifications() -> int:
+    """Send the due rows of the notification outbox (worker/alerts/delivery.py): claimed one
+    by one, retried with capped exponential back-off by the outbox itself (not by Celery),
+    each request carrying its Idempotency-Key. Beat runs it every minute. Returns the sent."""
+    from worker.alerts.delivery import default_senders, deliver
+    from worker.reports.mailer import mailer_for
+
+    rt = runtime()
+    report = deliver(rt.engine, rt.catalogue, _now(), default_senders(mailer_for(rt.settings), rt.settings.smtp_from))
+    if report.retried or report.failed:
+        log.warning("notifications: %d sent, %d to retry, %d failed", len(report.sent), len(report.retried), len(report.failed))
+    return len(report.sent)
 
 
 @app.task(name="sla.send_monthly_reports", **RETRY)

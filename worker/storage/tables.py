@@ -269,6 +269,95 @@ reports = Table(
 )
 
 
+alerts = Table(
+    "alerts",
+    metadata,
+    # Alert state (SPEC 7): one row per key (rule, agreement, customer, objective); a source's
+    # data-missing alert has agreement and customer '' and the source id as objective.
+    Column("rule", Text, nullable=False),
+    Column("agreement", Text, nullable=False),
+    Column("customer", Text, nullable=False),
+    Column("objective", Text, nullable=False),
+    Column("severity", Text, nullable=False),  # page | ticket
+    Column("service", Text, nullable=False),
+    Column("summary", Text, nullable=False, server_default=""),
+    Column("firing_since", UtcDateTime, nullable=True),  # NULL: not firing
+    Column("last_notified_at", UtcDateTime, nullable=True),
+    Column("resolved_at", UtcDateTime, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("rule", "agreement", "customer", "objective"),
+)
+
+alert_transitions = Table(
+    "alert_transitions",
+    metadata,
+    # History of alert changes, kept (`sla-worker alerts list --history`).
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rule", Text, nullable=False),
+    Column("agreement", Text, nullable=False),
+    Column("customer", Text, nullable=False),
+    Column("objective", Text, nullable=False),
+    Column("event", Text, nullable=False),  # firing | resolved
+    Column("firing_since", UtcDateTime, nullable=False),  # the episode
+    Column("at", UtcDateTime, nullable=False),
+    Index(None, "at"),
+)
+
+silences = Table(
+    "silences",
+    metadata,
+    # Mutes notifications (not state) of a service's alerts (of one customer, when given).
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("service", Text, nullable=False),
+    Column("customer", Text, nullable=True),  # NULL: every customer
+    Column("starts_at", UtcDateTime, nullable=False),
+    Column("ends_at", UtcDateTime, nullable=False),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    # The alert outbox: one row per message (a group of alerts) to one channel, written in the
+    # same transaction as the alert change; worker/alerts/delivery.py sends it. The items it
+    # covers are in `notification_items`, whose key makes (alert, episode, event, sequence,
+    # channel) unique: never notified twice. sla_notifications_total reads status/attempts.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", Text, nullable=False),
+    Column("kind", Text, nullable=False),  # email | webhook | teams | alertmanager
+    Column("event", Text, nullable=False),  # firing | repeat | resolved
+    Column("idempotency_key", Text, nullable=False),  # sent as Idempotency-Key
+    Column("payload", Text, nullable=False),  # JSON: the grouped alerts and their terms
+    Column("status", Text, nullable=False),  # pending | sending | sent | failed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("retries", Integer, nullable=False, server_default="0"),  # failed attempts retried later
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("claimed_at", UtcDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime, nullable=True),
+    UniqueConstraint("idempotency_key"),
+    Index(None, "status", "next_attempt_at"),
+)
+
+notification_items = Table(
+    "notification_items",
+    metadata,
+    Column("rule", Text, nullable=False),
+    Column("agreement", Text, nullable=False),
+    Column("customer", Text, nullable=False),
+    Column("objective", Text, nullable=False),
+    Column("firing_since", UtcDateTime, nullable=False),
+    Column("event", Text, nullable=False),
+    Column("sequence", Integer, nullable=False),  # 0 firing, n-th repeat, -1 resolved
+    Column("channel", Text, nullable=False),
+    Column("notification_id", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("rule", "agreement", "customer", "objective", "firing_since", "event", "sequence", "channel"),
+)
+
+
 # --- the one way to upsert ---------------------------------------------------------------------
 
 

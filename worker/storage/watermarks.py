@@ -4,7 +4,8 @@ A watermark is keyed by (source, stream): stream is "<service>/<signal>" for sam
 ("epr/up") or a name such as "incidents". `position` is where the next run starts (an ISO
 instant or an opaque cursor). `samples_stored` and `rows_refused` are running totals (the
 Prometheus counters `sla_samples_ingested_total` and `sla_rows_refused_total` are read from
-them, so they are right whatever the number of processes); `failures_in_row` feeds the
+them, so they are right whatever the number of processes), and so is `failures_total`
+(`sla_source_failures_total`); `failures_in_row` feeds the
 `data-missing` alert.
 """
 
@@ -33,6 +34,7 @@ class Watermark:
     samples_stored: int
     rows_refused: int
     last_error: str | None
+    failures_total: int = 0
 
 
 @dataclass(frozen=True)
@@ -103,12 +105,14 @@ def record_failure(conn: Connection, source: str, stream: str, at: datetime, err
         stream=stream,
         last_failure_at=at,
         failures_in_row=1,
+        failures_total=1,
         last_error=message,
     ).on_conflict_do_update(
         index_elements=["source", "stream"],
         set_={
             "last_failure_at": insert.excluded.last_failure_at,
             "failures_in_row": watermarks.c.failures_in_row + 1,
+            "failures_total": watermarks.c.failures_total + 1,
             "last_error": insert.excluded.last_error,
         },
     )
@@ -126,6 +130,7 @@ def _watermark(row: Row[Any]) -> Watermark:
         samples_stored=int(row.samples_stored),
         rows_refused=int(row.rows_refused),
         last_error=row.last_error,
+        failures_total=int(row.failures_total),
     )
 
 

@@ -1,5 +1,6 @@
 """Initial schema: services, samples, incidents, maintenance, results, tallies, watermarks,
-ingested_files, pending_changes, leases, burn_rates, task_durations, reports.
+ingested_files, pending_changes, leases, burn_rates, task_durations, reports, alerts,
+alert_transitions, silences, notifications, notification_items.
 
 Revision ID: 0001
 Revises:
@@ -186,8 +187,92 @@ def upgrade() -> None:
         sa.UniqueConstraint("kind", "customer", "period", name="uq_reports_kind_customer_period"),
     )
 
+    op.create_table(
+        "alerts",
+        sa.Column("rule", sa.Text(), nullable=False),
+        sa.Column("agreement", sa.Text(), nullable=False),
+        sa.Column("customer", sa.Text(), nullable=False),
+        sa.Column("objective", sa.Text(), nullable=False),
+        sa.Column("severity", sa.Text(), nullable=False),
+        sa.Column("service", sa.Text(), nullable=False),
+        sa.Column("summary", sa.Text(), server_default="", nullable=False),
+        sa.Column("firing_since", Instant, nullable=True),
+        sa.Column("last_notified_at", Instant, nullable=True),
+        sa.Column("resolved_at", Instant, nullable=True),
+        sa.Column("updated_at", Instant, nullable=False),
+        sa.PrimaryKeyConstraint("rule", "agreement", "customer", "objective", name="pk_alerts"),
+    )
+    op.create_table(
+        "alert_transitions",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("rule", sa.Text(), nullable=False),
+        sa.Column("agreement", sa.Text(), nullable=False),
+        sa.Column("customer", sa.Text(), nullable=False),
+        sa.Column("objective", sa.Text(), nullable=False),
+        sa.Column("event", sa.Text(), nullable=False),
+        sa.Column("firing_since", Instant, nullable=False),
+        sa.Column("at", Instant, nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_alert_transitions"),
+    )
+    op.create_index("ix_alert_transitions_at", "alert_transitions", ["at"])
+    op.create_table(
+        "silences",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("service", sa.Text(), nullable=False),
+        sa.Column("customer", sa.Text(), nullable=True),
+        sa.Column("starts_at", Instant, nullable=False),
+        sa.Column("ends_at", Instant, nullable=False),
+        sa.Column("reason", sa.Text(), server_default="", nullable=False),
+        sa.Column("created_at", Instant, nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_silences"),
+    )
+    op.create_table(
+        "notifications",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("channel", sa.Text(), nullable=False),
+        sa.Column("kind", sa.Text(), nullable=False),
+        sa.Column("event", sa.Text(), nullable=False),
+        sa.Column("idempotency_key", sa.Text(), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("status", sa.Text(), nullable=False),
+        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("retries", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("next_attempt_at", Instant, nullable=False),
+        sa.Column("claimed_at", Instant, nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("created_at", Instant, nullable=False),
+        sa.Column("sent_at", Instant, nullable=True),
+        sa.PrimaryKeyConstraint("id", name="pk_notifications"),
+        sa.UniqueConstraint("idempotency_key", name="uq_notifications_idempotency_key"),
+    )
+    op.create_index("ix_notifications_status_next_attempt_at", "notifications", ["status", "next_attempt_at"])
+    op.create_table(
+        "notification_items",
+        sa.Column("rule", sa.Text(), nullable=False),
+        sa.Column("agreement", sa.Text(), nullable=False),
+        sa.Column("customer", sa.Text(), nullable=False),
+        sa.Column("objective", sa.Text(), nullable=False),
+        sa.Column("firing_since", Instant, nullable=False),
+        sa.Column("event", sa.Text(), nullable=False),
+        sa.Column("sequence", sa.Integer(), nullable=False),
+        sa.Column("channel", sa.Text(), nullable=False),
+        sa.Column("notification_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", Instant, nullable=False),
+        sa.PrimaryKeyConstraint(
+            "rule", "agreement", "customer", "objective", "firing_since", "event", "sequence", "channel",
+            name="pk_notification_items",
+        ),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("notification_items")
+    op.drop_index("ix_notifications_status_next_attempt_at", table_name="notifications")
+    op.drop_table("notifications")
+    op.drop_table("silences")
+    op.drop_index("ix_alert_transitions_at", table_name="alert_transitions")
+    op.drop_table("alert_transitions")
+    op.drop_table("alerts")
     op.drop_table("reports")
     op.drop_table("task_durations")
     op.drop_table("burn_rates")

@@ -1,0 +1,142 @@
+"""Use case: compute every objective's burn rates over the SPEC 7 windows (5m … 3d) from the
+stored samples and incidents, and store them (`burn_rates` table).
+
+Called by the worker after each scoring run (`sla.score_pending`, `sla.reconcile`), so the
+metrics endpoint only reads them (a scrape stays fast at 5,000 objectives) and the alert rules
+(SPEC 7) can read the same figures. The clock is an argument; the numbers come from the pure
+core (`worker.scoring.burn`), sharing work as period scoring does: one sample load per
+service, one tally per basis and window, one incident outcome list per rule.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import Connection, Engine
+
+from worker.domain.model import Catalogue, Signal
+from worker.domain.time import from_epoch_s
+from worker.pipeline import all_maintenance
+from worker.scoring import incidents as incident_rules
+from worker.scoring.burn import (
+    LONGEST_WINDOW_S,
+    WINDOWS,
+    WindowScore,
+    incident_window_scores,
+    reach,
+    sample_window_scores,
+    window_tallies,
+)
+from worker.scoring.counted import counted_time
+from worker.scoring.intervals import Intervals
+from worker.scoring.results import Tally
+from worker.scoring.score import ObjectiveContext, OpenTimes, contexts
+from worker.storage import incidents as incident_store
+from worker.storage import samples as sample_store
+from worker.storage.burn_rates import StoredBurnRate, upsert_burn_rates
+from worker.storage.engine import read_only
+
+
+def compute_burn_rates(engine: Engine, catalogue: Catalogue, now: datetime) -> list[StoredBurnRate]:
+    """Every (agreement, customer, objective, window) burn rate at `now`, from stored data."""
+    now_s = now.timestamp()
+    found: list[StoredBurnRate] = []
+    with read_only(engine) as conn:
+        work = contexts(catalogue, all_maintenance(conn, catalogue))
+        keys = {service: key for key, service in sample_store.service_ids(conn).items()}
+        by_service: dict[str, list[ObjectiveContext]] = defaultdict(list)
+        incident_work: list[ObjectiveContext] = []
+        for context in work:
+            if context.objective.type.is_incident:
+                incident_work.append(context)
+            elif reach(context.agreement, now_s, LONGEST_WINDOW_S) is not None:
+                by_service[context.objective.service].append(context)
+            else:  # outside its agreement's effective dates: no data in any window
+                found += _rows(context, _no_data(), now)
+        for service, items in by_service.items():
+            found += _sample_rows(conn, keys.get(service), items, now)
+        found += _incident_rows(conn, incident_work, now)
+    return found
+
+
+def refresh_burn_rates(engine: Engine, catalogue: Catalogue, now: datetime) -> int:
+    """Compute and store every burn rate at `now`; returns the number of rows written."""
+    rows = compute_burn_rates(engine, catalogue, now)
+    with engine.begin() as conn:
+        return upsert_burn_rates(conn, rows)
+
+
+def _no_data() -> list[WindowScore]:
+    return [WindowScore(name, 0.0, 0.0, 0.0, None) for name in WINDOWS]
+
+
+def _rows(
+    context: ObjectiveContext, scores: list[WindowScore], now: datetime, customers: tuple[str, ...] | None = None
+) -> list[StoredBurnRate]:
+    agreement, objective = context.agreement.id, context.objective.id
+    return [
+        StoredBurnRate(agreement, customer, objective, s.window, s.good, s.bad, s.total, s.burn_rate, now)
+        for customer in (customers if customers is not None else context.agreement.customers)
+        for s in scores
+    ]
+
+
+def _sample_rows(conn: Connection, service_key: int | None, items: list[ObjectiveContext], now: datetime) -> list[StoredBurnRate]:
+    """One service's sample objectives: load its series once over the longest reach."""
+    now_s = now.timestamp()
+    staleness_s = items[0].service.staleness_s
+    spans = [span for c in items if (span := reach(c.agreement, now_s, LONGEST_WINDOW_S)) is not None]
+    lo, hi = min(s for s, _ in spans) - staleness_s, max(e for _, e in spans)
+    empty = (np.empty(0), np.empty(0))
+    series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    if service_key is not None:
+        signals = {signal for c in items for signal in c.objective.type.signals}
+        codes = [sample_store.SIGNAL_CODES[s.value] for s in signals]
+        loaded = sample_store.load_service_samples(
+            conn, [service_key], codes, int(np.floor(lo * 1000)), int(np.ceil(hi * 1000)) + 1
+        )
+        series = {sample_store.SIGNAL_NAMES[code]: (at_ms / 1000.0, value) for (_, code), (at_ms, value) in loaded.items()}
+
+    def lookup(_service: str, signal: Signal) -> tuple[np.ndarray, np.ndarray]:
+        return series.get(signal.value, empty)
+
+    shared: dict[str, dict[str, Tally | None]] = {}
+    counted: dict[tuple, Intervals] = {}
+    rows: list[StoredBurnRate] = []
+    for context in items:
+        if context.basis not in shared:
+            span = reach(context.agreement, now_s, LONGEST_WINDOW_S)
+            assert span is not None
+            shape = (context.calendar, span, context.excluded)
+            if shape not in counted:
+                counted[shape] = counted_time(*shape)
+            shared[context.basis] = window_tallies(context, counted[shape], lookup, now_s)
+        rows += _rows(context, sample_window_scores(context, shared[context.basis]), now)
+    return rows
+
+
+def _incident_rows(conn: Connection, work: list[ObjectiveContext], now: datetime) -> list[StoredBurnRate]:
+    """Incidents decided in the last 3 days (or still open), outcomes shared per rule."""
+    if not work:
+        return []
+    now_s = now.timestamp()
+    candidates = incident_store.load_incidents(
+        conn,
+        services={c.objective.service for c in work},
+        opened_before=now,
+        open_or_stopped_after=from_epoch_s(now_s - LONGEST_WINDOW_S),
+    )
+    open_times = OpenTimes()
+    shared: dict[tuple, list[incident_rules.Outcome]] = {}
+    rows: list[StoredBurnRate] = []
+    for context in work:
+        o = context.objective
+        rule = (o.service, o.priority, o.type, o.within_s, context.calendar)
+        if rule not in shared:
+            shared[rule] = incident_rules.outcomes(candidates, o, open_times(context.calendar), now_s)
+        for customer in context.agreement.customers:
+            scores = incident_window_scores(context.agreement, o.target, customer, shared[rule], now_s)
+            rows += _rows(context, scores, now, (customer,))
+    return rows

@@ -1,0 +1,250 @@
+"""The SPEC 10 metric families, read from stored state at every scrape.
+
+Nothing is kept in this process's memory: results, burn rates, source counters and task
+durations all come from the database, so the figures are the same whichever worker process
+computed them and however many processes there are (or were).
+
+- Objective families (`sla_objective_*`, `sla_error_budget_remaining_ratio`,
+  `sla_data_coverage_ratio`): the stored result of the **current period** of each configured
+  objective and customer — the running month in the agreement's time zone. Ratios are the
+  stored percentages / 100; a value the result does not have (no data yet, coverage of a
+  latency objective) is left out rather than shown as 0.
+- `sla_burn_rate`: the stored burn rates (`worker.metrics.burn_rates`), per window; a window
+  with no counted data has no sample, nor has a burn rate computed more than
+  `BURN_RATE_MAX_AGE_S` ago (the worker refreshes them every 5 minutes: an older figure means
+  it has stopped, and a rate that no longer moves must not look current).
+- Source families: running totals in the `watermarks` table, summed per source (and per
+  signal for samples: streams are "<service>/<signal>").
+- `sla_task_duration_seconds`: the `task_durations` table, filled by every worker process.
+- `sla_reports_sent_total`: successful sends per report kind (`reports.sends`), 0 for a kind
+  never sent.
+- `sla_alerts_firing`, `sla_notifications_total`: served with their HELP and TYPE and no
+  samples until the alerts work (SPEC 7) is wired in here — never made-up zeros.
+
+Label values are the configured ids. Only objectives, customers and agreements present in the
+current configuration are served, so removing one from the YAML removes its series.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import Engine, select
+from sqlalchemy.engine import Connection
+
+from worker.domain.model import Catalogue, Status
+from worker.scoring.periods import period_of
+from worker.storage.burn_rates import burn_rate_values
+from worker.storage.engine import read_only
+from worker.storage.reports import sent_totals
+from worker.storage.tables import results as results_table
+from worker.storage.tables import watermarks
+from worker.storage.task_durations import load_histograms
+
+OBJECTIVE_LABELS = ["agreement", "customer", "service", "objective", "type"]
+BURN_RATE_MAX_AGE_S = 15 * 60.0
+STATUS_CODES = {Status.GREEN.value: 0, Status.AMBER.value: 1, Status.RED.value: 2, Status.NO_DATA.value: -1}
+
+# name → (type, help, labels). Counters are named without `_total` here, as prometheus-client
+# wants; it adds the suffix in the exposition.
+FAMILIES: dict[str, tuple[str, str, list[str]]] = {
+    "sla_objective_compliance_ratio": (
+        "gauge",
+        "Share of the objective met so far in the current period, from 0 to 1 (0.995 means 99.5 %).",
+        OBJECTIVE_LABELS,
+    ),
+    "sla_objective_target_ratio": (
+        "gauge",
+        "The objective's target, from 0 to 1 (0.995 means a target of 99.5 %).",
+        OBJECTIVE_LABELS,
+    ),
+    "sla_objective_status": (
+        "gauge",
+        "Status of the objective in the current period: 0 green, 1 amber, 2 red, -1 no data.",
+        OBJECTIVE_LABELS,
+    ),
+    "sla_error_budget_remaining_ratio": (
+        "gauge",
+        "Share of the current period's error budget still left: 1 untouched, 0 used up, below 0 overspent.",
+        OBJECTIVE_LABELS,
+    ),
+    "sla_burn_rate": (
+        "gauge",
+        "How fast the error budget is being spent over the window (1 = exactly as fast as the target allows).",
+        OBJECTIVE_LABELS + ["window"],
+    ),
+    "sla_data_coverage_ratio": (
+        "gauge",
+        "Share of the current period's counted time with availability data, from 0 to 1.",
+        OBJECTIVE_LABELS,
+    ),
+    "sla_alerts_firing": ("gauge", "Alerts firing now, by rule and severity.", ["rule", "severity"]),
+    "sla_samples_ingested": ("counter", "Samples stored from each source, by signal.", ["source", "signal"]),
+    "sla_rows_refused": ("counter", "Input rows refused from each source because they were not valid.", ["source"]),
+    "sla_source_last_success_timestamp_seconds": (
+        "gauge",
+        "When each source last collected without error, in seconds since 1970-01-01 UTC.",
+        ["source"],
+    ),
+    "sla_source_failures": ("counter", "Failed collection runs of each source, counted per stream.", ["source"]),
+    "sla_notifications": (
+        "counter",
+        "Alert notifications by channel and outcome: sent, retry (will be tried again) or failed (given up).",
+        ["channel", "outcome"],
+    ),
+    "sla_reports_sent": ("counter", "Governance reports emailed, by kind.", ["kind"]),
+    "sla_task_duration_seconds": ("histogram", "How long each worker task took to run, in seconds.", ["task"]),
+}
+
+
+def served_names() -> set[str]:
+    """Every sample name the endpoint can serve (`_total` counters, histogram series)."""
+    names: set[str] = set()
+    for name, (kind, _, _) in FAMILIES.items():
+        if kind == "counter":
+            names.add(name + "_total")
+        elif kind == "histogram":
+            names.update(name + suffix for suffix in ("_bucket", "_count", "_sum"))
+        else:
+            names.add(name)
+    return names
+
+
+def _family(name: str) -> Metric:
+    kind, documentation, labels = FAMILIES[name]
+    if kind == "counter":
+        return CounterMetricFamily(name, documentation, labels=labels)
+    if kind == "histogram":
+        return HistogramMetricFamily(name, documentation, labels=labels)
+    return GaugeMetricFamily(name, documentation, labels=labels)
+
+
+def ratio(percent: float) -> float:
+    """A stored percentage as a 0–1 ratio: the float nearest to the decimal quotient, so a
+    99.9 % target is 0.999 and not 0.9990000000000001 (as 99.9 / 100 gives)."""
+    return float(Decimal(repr(float(percent))) / 100)
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class StoredStateCollector(Collector):
+    """A prometheus-client collector that reads every family from the database per scrape.
+
+    `catalogue` returns the current configuration (reloaded by the caller when the YAML
+    changes); `clock` gives "now", which decides each agreement's current period."""
+
+    def __init__(self, engine: Engine, catalogue: Callable[[], Catalogue], clock: Callable[[], datetime] = utc_now):
+        self._engine = engine
+        self._catalogue = catalogue
+        self._clock = clock
+
+    def describe(self) -> Iterator[Metric]:
+        """The families without samples, so registering the collector reads nothing."""
+        for name in FAMILIES:
+            yield _family(name)
+
+    def collect(self) -> Iterator[Metric]:
+        catalogue, now = self._catalogue(), self._clock()
+        with read_only(self._engine) as conn:
+            families = collect_families(conn, catalogue, now)
+        yield from families
+
+
+def collect_families(conn: Connection, catalogue: Catalogue, now: datetime) -> list[Metric]:
+    """Every SPEC 10 family at `now`, in the order of `FAMILIES`."""
+    families: dict[str, Any] = {name: _family(name) for name in FAMILIES}
+    _objective_families(conn, catalogue, now, families)
+    _source_families(conn, catalogue, families)
+    histograms = families["sla_task_duration_seconds"]
+    for histogram in load_histograms(conn):
+        histograms.add_metric([histogram.task], histogram.buckets, histogram.sum_s)
+    for kind, sent in sorted(sent_totals(conn).items()):
+        families["sla_reports_sent"].add_metric([kind], sent)
+    return list(families.values())
+
+
+def current_periods(catalogue: Catalogue, now: datetime) -> dict[str, str]:
+    """Agreement id → its running period (the month of `now` in the agreement's zone)."""
+    now_s = now.timestamp()
+    return {a.id: period_of(now_s, a.timezone) for a in catalogue.agreements.values()}
+
+
+def _objective_families(conn: Connection, catalogue: Catalogue, now: datetime, families: dict[str, Any]) -> None:
+    periods = current_periods(catalogue, now)
+    if not periods:
+        return
+    configured = {
+        (a.id, customer, o.id): (o.service, o.type.value)
+        for a in catalogue.agreements.values()
+        for customer in a.customers
+        for o in a.objectives
+    }
+    compliance = families["sla_objective_compliance_ratio"]
+    target = families["sla_objective_target_ratio"]
+    status = families["sla_objective_status"]
+    budget = families["sla_error_budget_remaining_ratio"]
+    coverage = families["sla_data_coverage_ratio"]
+    t = results_table
+    query = select(
+        t.c.agreement, t.c.customer, t.c.objective, t.c.period, t.c.service, t.c.type, t.c.target, t.c.value,
+        t.c.status, t.c.coverage, t.c.error_budget_remaining,
+    ).where(t.c.period.in_(sorted(set(periods.values()))))
+    for agreement, customer, objective, period, service, kind, target_pct, value, state, cover, remaining in conn.execute(
+        query
+    ):
+        if periods.get(agreement) != period or (agreement, customer, objective) not in configured:
+            continue
+        labels = [agreement, customer, service, objective, kind]
+        target.add_metric(labels, ratio(target_pct))
+        status.add_metric(labels, STATUS_CODES.get(state, -1))
+        if value is not None:
+            compliance.add_metric(labels, ratio(value))
+        if remaining is not None:
+            budget.add_metric(labels, remaining)
+        if cover is not None:
+            coverage.add_metric(labels, cover)
+    burn = families["sla_burn_rate"]
+    for agreement, customer, objective, window, rate in burn_rate_values(conn, now - timedelta(seconds=BURN_RATE_MAX_AGE_S)):
+        shape = configured.get((agreement, customer, objective))
+        if shape is not None:
+            burn.add_metric([agreement, customer, shape[0], objective, shape[1], window], rate)
+
+
+def _source_families(conn: Connection, catalogue: Catalogue, families: dict[str, Any]) -> None:
+    """Running totals per source. Configured sources appear with 0 before their first run (a
+    true count), as do the (source, signal) pairs the services' signals name."""
+    ingested: dict[tuple[str, str], int] = defaultdict(int)
+    refused: dict[str, int] = defaultdict(int)
+    failures: dict[str, int] = defaultdict(int)
+    last_success: dict[str, float] = {}
+    for source in catalogue.sources:
+        refused[source] += 0
+        failures[source] += 0
+    for service in catalogue.services.values():
+        for signal, where in service.signals.items():
+            ingested[(where.source, signal)] += 0
+    w = watermarks
+    query = select(w.c.source, w.c.stream, w.c.last_success_at, w.c.samples_stored, w.c.rows_refused, w.c.failures_total)
+    for source, stream, success_at, stored, refused_rows, failed in conn.execute(query):
+        if "/" in stream:  # "<service>/<signal>": samples; other streams (incidents …) are not
+            ingested[(source, stream.rsplit("/", 1)[1])] += int(stored)
+        refused[source] += int(refused_rows)
+        failures[source] += int(failed)
+        if success_at is not None:
+            last_success[source] = max(last_success.get(source, 0.0), success_at.timestamp())
+    for (source, signal), count in sorted(ingested.items()):
+        families["sla_samples_ingested"].add_metric([source, signal], count)
+    for source, count in sorted(refused.items()):
+        families["sla_rows_refused"].add_metric([source], count)
+    for source, count in sorted(failures.items()):
+        families["sla_source_failures"].add_metric([source], count)
+    for source, at_s in sorted(last_success.items()):
+        families["sla_source_last_success_timestamp_seconds"].add_metric([source], at_s)
