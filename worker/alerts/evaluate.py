@@ -1,0 +1,225 @@
+"""Use case: evaluate the alert rules (SPEC 7) after a scoring run.
+
+In ONE transaction: load the running period's results, the stored burn rates, the sources'
+failure counts, the alert state, silences and maintenance; call the pure rules; write the new
+alert state, the transitions and the outbox rows. A notification therefore exists exactly when
+its alert change does; `worker.alerts.delivery` sends it later.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from worker.alerts import rules
+from worker.alerts.rules import AlertKey, AlertState, Due, Facts, Guard, Route, Window
+from worker.domain.model import Catalogue, Channel, MissingData, ObjectiveType, Result
+from worker.pipeline import all_maintenance
+from worker.scoring import incidents as incident_rules
+from worker.scoring.burn import reach
+from worker.scoring.counted import counted_time
+from worker.scoring.periods import period_bounds, period_of
+from worker.scoring.score import OpenTimes, contexts
+from worker.storage import alerts as store
+from worker.storage.burn_rates import load_burn_rates
+from worker.storage.incidents import load_incidents
+from worker.storage.results import load_results
+from worker.storage.tables import watermarks
+
+GRAFANA_ENV = "SLA_GRAFANA_URL"
+
+
+def grafana_url(environ: Mapping[str, str] | None = None) -> str | None:
+    """The Grafana base address for links in messages (not yet a setting: read here)."""
+    value = (os.environ if environ is None else environ).get(GRAFANA_ENV, "").strip()
+    return value.rstrip("/") or None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    firing: int
+    transitions: list[rules.Transition]
+    notifications: int
+
+
+def route_of(channel: Channel) -> Route:
+    o = channel.options
+    return Route(
+        channel.id,
+        tuple(o.get("severities", ("page", "ticket"))),  # type: ignore[arg-type]
+        tuple(o["customers"]) if o.get("customers") else None,  # type: ignore[arg-type]
+        tuple(o["services"]) if o.get("services") else None,  # type: ignore[arg-type]
+        float(o.get("repeat_interval_s", 4 * 3600.0)),  # type: ignore[arg-type]
+    )
+
+
+def evaluate(engine: Engine, catalogue: Catalogue, now: datetime, guard: Guard | None = None) -> Evaluation:
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # one evaluation at a time
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(73112027)")
+        now_s = now.timestamp()
+        results: dict[tuple[str, str, str], Result] = {}
+        elapsed: dict[tuple[str, str, str], float] = {}
+        for agreement in catalogue.agreements.values():
+            period = period_of(now_s, agreement.timezone)
+            start, end = period_bounds(period, agreement.timezone)
+            for r in load_results(conn, period):
+                if r.agreement == agreement.id:
+                    results[(r.agreement, r.customer, r.objective)] = r
+                    elapsed[(r.agreement, r.customer, r.objective)] = max(1e-9, min(1.0, (now_s - start) / (end - start)))
+        windows: dict[tuple[str, str, str], dict[str, Window]] = {}
+        for b in load_burn_rates(conn, list(catalogue.agreements)):
+            windows.setdefault((b.agreement, b.customer, b.objective), {})[b.window] = Window(b.good, b.bad, b.total, b.burn_rate)
+
+        coverage, near = _clock_facts(conn, catalogue, now, windows)
+        fired: list[rules.Firing] = []
+        evaluated: set[AlertKey] = set()
+        for k, result in results.items():
+            used = {i: ratio for i, customer, ratio in near.get((k[0], k[2]), []) if customer in (None, k[1])}
+            facts = Facts(result, windows.get(k, {}), elapsed[k], used, coverage.get(k))
+            fired += rules.firing(facts, guard or Guard())
+            evaluated |= {AlertKey(rule.value, *k) for rule in rules.Rule if rule is not rules.Rule.DATA_MISSING}
+        failures = select(watermarks.c.source, func.max(watermarks.c.failures_in_row)).group_by(watermarks.c.source)
+        for source, in_row in conn.execute(failures):
+            evaluated.add(AlertKey(rules.Rule.DATA_MISSING.value, rules.OPERATIONS, rules.OPERATIONS, source))
+            if (f := rules.source_failing(source, int(in_row or 0))) is not None:
+                fired.append(f)
+
+        old = store.load_states(conn)
+        changed, transitions = rules.transitions(old, fired, now, evaluated)
+        states = {**old, **changed}
+        silenced = _silenced(states, store.active_silences(conn, now), _in_maintenance(conn, catalogue, now))
+        due = rules.due_notifications(
+            states, transitions, [route_of(c) for c in catalogue.channels.values()], store.notified(conn, old), silenced, now
+        )
+        written = 0
+        service_of = {k: s.service for k, s in states.items()}
+        base = grafana_url()
+        for (channel_id, event, rule, service), items in sorted(rules.group(due, service_of).items()):
+            channel = catalogue.channels[channel_id]
+            payload = _payload(catalogue, states, results, items, event, rule, service, base)
+            if store.write_notification(conn, channel_id, channel.kind, event, items, payload, now) is not None:
+                written += 1
+                for d in items:
+                    states[d.key] = replace(states[d.key], last_notified_at=now)
+                    changed[d.key] = states[d.key]
+        store.save_states(conn, changed.values(), now)
+        store.record_transitions(conn, transitions)
+    return Evaluation(sum(1 for s in states.values() if s.firing_since is not None), transitions, written)
+
+
+def _clock_facts(
+    conn: Any, catalogue: Catalogue, now: datetime, windows: Mapping[tuple[str, str, str], Mapping[str, Window]]
+) -> tuple[dict[tuple[str, str, str], float], dict[tuple[str, str], list[tuple[str, str | None, float]]]]:
+    """Coverage of the last hour of counted time (availability objectives with
+    `missing_data: ignore`, whose 1h window total is the seconds with data; None when the
+    hour holds under 10 counted minutes), and the open incidents that have used ≥ 80 % of
+    their `within` per (agreement, objective): (incident, customer or None, used ratio)."""
+    now_s = now.timestamp()
+    coverage: dict[tuple[str, str, str], float] = {}
+    near: dict[tuple[str, str], list[tuple[str, str | None, float]]] = {}
+    work = contexts(catalogue, all_maintenance(conn, catalogue))
+    incident_work = [c for c in work if c.objective.type.is_incident and c.objective.within_s]
+    open_incidents = (
+        load_incidents(conn, services={c.objective.service for c in incident_work}, opened_before=now, open_or_stopped_after=now)
+        if incident_work
+        else []
+    )
+    open_times = OpenTimes()
+    for context in work:
+        o, agreement = context.objective, context.agreement
+        if o.type is ObjectiveType.AVAILABILITY and o.missing_data is MissingData.IGNORE:
+            span = reach(agreement, now_s, 3600.0)
+            counted_s = counted_time(context.calendar, span, context.excluded).measure if span else 0.0
+            if counted_s >= 600.0:
+                for customer in agreement.customers:
+                    hour = windows.get((agreement.id, customer, o.id), {}).get("1h")
+                    if hour is not None:
+                        coverage[(agreement.id, customer, o.id)] = min(1.0, hour.total / counted_s)
+        elif context in incident_work:
+            assert o.within_s is not None
+            for incident in open_incidents:
+                stop = incident_rules.stop_s(incident, o.type)
+                if not incident_rules.applies(incident, o) or (stop is not None and stop <= now_s):
+                    continue
+                open_time = open_times(context.calendar)
+                almost = incident_rules.breach_moment(incident, rules.NEAR_BREACH * o.within_s, open_time)
+                if almost is not None and almost <= now_s:
+                    breach = incident_rules.breach_moment(incident, o.within_s, open_time)
+                    ratio = 1.0 if breach is not None and breach <= now_s else rules.NEAR_BREACH
+                    near.setdefault((agreement.id, o.id), []).append((incident.id, incident.customer, ratio))
+    return coverage, near
+
+
+def _in_maintenance(conn: Any, catalogue: Catalogue, now: datetime) -> set[str]:
+    return {w.service for w in all_maintenance(conn, catalogue) if w.start_at <= now < w.end_at}
+
+
+def _silenced(
+    states: Mapping[AlertKey, AlertState], silences: list[tuple[str, str | None]], maintenance: set[str]
+) -> set[AlertKey]:
+    found = set()
+    for key, state in states.items():
+        if state.service in maintenance:
+            found.add(key)
+        elif any(state.service == service and (customer is None or customer == key.customer) for service, customer in silences):
+            found.add(key)
+    return found
+
+
+def _payload(
+    catalogue: Catalogue,
+    states: Mapping[AlertKey, AlertState],
+    results: Mapping[tuple[str, str, str], Result],
+    items: list[Due],
+    event: str,
+    rule: str,
+    service: str,
+    grafana: str | None,
+) -> dict[str, Any]:
+    """The channel-neutral content of one grouped message: every alert with its customer's
+    own terms (target, service hours) and budget left."""
+    svc = catalogue.services.get(service)
+    alerts = []
+    for d in sorted(items, key=lambda d: d.key):
+        state = states[d.key]
+        k = d.key
+        result = results.get((k.agreement, k.customer, k.objective))
+        agreement = catalogue.agreements.get(k.agreement)
+        objective = next((o for o in agreement.objectives if o.id == k.objective), None) if agreement else None
+        customer = catalogue.customers.get(k.customer)
+        alerts.append(
+            {
+                "rule": k.rule,
+                "severity": state.severity,
+                "agreement": k.agreement,
+                "agreement_name": agreement.name if agreement else "",
+                "customer": k.customer,
+                "customer_name": customer.name if customer else "",
+                "customer_contacts": list(customer.contacts.alerts) if customer else [],
+                "objective": k.objective,
+                "service": service,
+                "target": objective.target if objective else None,
+                "hours": objective.calendar if objective else None,
+                "value": result.value if result else None,
+                "budget_remaining": result.error_budget_remaining if result else None,
+                "summary": state.summary,
+                "firing_since": d.firing_since.isoformat(),
+                "resolved_at": state.resolved_at.isoformat() if event == "resolved" and state.resolved_at else None,
+                "sequence": d.sequence,
+                "dashboard": f"{grafana}/d/sla-customer?var-customer={k.customer}" if grafana and k.customer else None,
+            }
+        )
+    return {
+        "event": event,
+        "rule": rule,
+        "severity": rules.Rule(rule).severity,
+        "service": service,
+        "service_name": svc.name if svc else service,
+        "alerts": alerts,
+    }
