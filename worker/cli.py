@@ -403,7 +403,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     engine = _engine(settings)
     now = datetime.now(timezone.utc)
     if args.action == "evaluate":
-        outcome = evaluate(engine, _catalogue(settings), now)
+        outcome = evaluate(engine, _catalogue(settings), now, grafana_url=settings.grafana_url)
         for change in outcome.transitions:
             k = change.key
             print(f"{change.event.value:9} {k.rule:21} {k.agreement or '-'}/{k.customer or '-'}/{k.objective}")

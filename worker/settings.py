@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     reports_dir: Path = Path("var/reports")
     schedules_dir: Path = Path("schedules")
     worker_concurrency: int = 2
+    grafana_url: str | None = None  # links in alert messages to the customer dashboard
     late_data_grace_s: float = Field(default=6 * 3600.0, validation_alias="SLA_LATE_DATA_GRACE")
 
     @field_validator("late_data_grace_s", mode="before")

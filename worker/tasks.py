@@ -108,7 +108,7 @@ def evaluate_alerts() -> int:
     from worker.alerts.evaluate import evaluate
 
     rt = runtime()
-    outcome = evaluate(rt.engine, rt.catalogue, _now())
+    outcome = evaluate(rt.engine, rt.catalogue, _now(), grafana_url=rt.settings.grafana_url)
     for change in outcome.transitions:
         log.info("alert %s %s/%s/%s %s", change.key.rule, change.key.agreement, change.key.customer, change.key.objective, change.event)
     if outcome.notifications:

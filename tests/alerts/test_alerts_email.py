@@ -43,12 +43,11 @@ def smtp():
         controller.stop()
 
 
-def test_page_alert_email_is_multipart_and_reaches_customer_contacts(engine, tmp_path, smtp, monkeypatch):
-    monkeypatch.setenv("SLA_GRAFANA_URL", "https://grafana.example.nhs.uk/")
+def test_page_alert_email_is_multipart_and_reaches_customer_contacts(engine, tmp_path, smtp):
     port, received = smtp
     cat = catalogue(tmp_path, CHANNEL)
     store_scores(engine, T0, burn=20.0)
-    evaluate(engine, cat, T0)
+    evaluate(engine, cat, T0, grafana_url="https://grafana.example.nhs.uk/")
     mailer = SmtpMailer("127.0.0.1", port, starttls=False)
     report = delivery.deliver(engine, cat, T0, delivery.default_senders(mailer, "sla@nhs.net"))
     # Only page alerts route to this channel (fast-burn). The webhook channel's URL is unset

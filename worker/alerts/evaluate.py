@@ -8,7 +8,6 @@ its alert change does; `worker.alerts.delivery` sends it later.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -31,14 +30,6 @@ from worker.storage.incidents import load_incidents
 from worker.storage.results import load_results
 from worker.storage.tables import watermarks
 
-GRAFANA_ENV = "SLA_GRAFANA_URL"
-
-
-def grafana_url(environ: Mapping[str, str] | None = None) -> str | None:
-    """The Grafana base address for links in messages (not yet a setting: read here)."""
-    value = (os.environ if environ is None else environ).get(GRAFANA_ENV, "").strip()
-    return value.rstrip("/") or None
-
 
 @dataclass(frozen=True)
 class Evaluation:
@@ -58,7 +49,10 @@ def route_of(channel: Channel) -> Route:
     )
 
 
-def evaluate(engine: Engine, catalogue: Catalogue, now: datetime, guard: Guard | None = None) -> Evaluation:
+def evaluate(
+    engine: Engine, catalogue: Catalogue, now: datetime, guard: Guard | None = None, grafana_url: str | None = None
+) -> Evaluation:
+    """`grafana_url` (setting SLA_GRAFANA_URL) makes messages link to the customer dashboard."""
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":  # one evaluation at a time
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(73112027)")
@@ -99,7 +93,7 @@ def evaluate(engine: Engine, catalogue: Catalogue, now: datetime, guard: Guard |
         )
         written = 0
         service_of = {k: s.service for k, s in states.items()}
-        base = grafana_url()
+        base = grafana_url.rstrip("/") if grafana_url else None
         for (channel_id, event, rule, service), items in sorted(rules.group(due, service_of).items()):
             channel = catalogue.channels[channel_id]
             payload = _payload(catalogue, states, results, items, event, rule, service, base)

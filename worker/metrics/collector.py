@@ -18,8 +18,9 @@ computed them and however many processes there are (or were).
 - `sla_task_duration_seconds`: the `task_durations` table, filled by every worker process.
 - `sla_reports_sent_total`: successful sends per report kind (`reports.sends`), 0 for a kind
   never sent.
-- `sla_alerts_firing`, `sla_notifications_total`: served with their HELP and TYPE and no
-  samples until the alerts work (SPEC 7) is wired in here — never made-up zeros.
+- `sla_alerts_firing`: alerts whose state is firing, counted by rule and severity
+  (`alerts` table); `sla_notifications_total`: the notification outbox per channel — rows
+  sent, retries made, rows failed.
 
 Label values are the configured ids. Only objectives, customers and agreements present in the
 current configuration are served, so removing one from the YAML removes its series.
@@ -40,6 +41,7 @@ from sqlalchemy.engine import Connection
 
 from worker.domain.model import Catalogue, Status
 from worker.scoring.periods import period_of
+from worker.storage.alerts import firing_counts, notification_counts
 from worker.storage.burn_rates import burn_rate_values
 from worker.storage.engine import read_only
 from worker.storage.reports import sent_totals
@@ -168,6 +170,10 @@ def collect_families(conn: Connection, catalogue: Catalogue, now: datetime) -> l
         histograms.add_metric([histogram.task], histogram.buckets, histogram.sum_s)
     for kind, sent in sorted(sent_totals(conn).items()):
         families["sla_reports_sent"].add_metric([kind], sent)
+    for (rule, severity), firing in sorted(firing_counts(conn).items()):
+        families["sla_alerts_firing"].add_metric([rule, severity], firing)
+    for (channel, outcome), count in sorted(notification_counts(conn).items()):
+        families["sla_notifications"].add_metric([channel, outcome], count)
     return list(families.values())
 
 

@@ -12,16 +12,15 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
-    LargeBinary,
     BigInteger,
     Boolean,
     Column,
-    Date,
     DateTime,
     Dialect,
     Double,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     SmallInteger,
