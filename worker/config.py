@@ -105,11 +105,21 @@ class _At:
         return self.node.start_mark.line + 1
 
     def child(self, node: yaml.Node, key: str | int) -> _At:
-        return _At(node, self.file, f"{self.path}.{key}" if self.path else str(key))
+        key = _path_key(key)
+        return _At(node, self.file, f"{self.path}.{key}" if self.path else key)
 
     def beside(self, key: str) -> _At:
         """The place of a key that is missing from this mapping: the mapping's own line."""
         return _At(self.node, self.file, f"{self.path}.{key}" if self.path else key)
+
+
+def _path_key(key: str | int) -> str:
+    """A key as one token of a problem's path: a key with spaces, colons or control
+    characters (a typo such as `my key:`) is quoted, so the problem stays one parseable line."""
+    text = str(key)
+    if text and not any(ch.isspace() or ch == ":" or not ch.isprintable() for ch in text):
+        return text
+    return repr(text).replace(" ", "\\x20")
 
 
 @dataclass(frozen=True)
@@ -288,7 +298,7 @@ def _scalar(at: _At) -> Any:
         return SafeConstructor().construct_object(at.node)
     except ValueError:
         return at.node.value  # looks like a date but is not one (2026-02-30): judged as text
-    except yaml.YAMLError:
+    except (yaml.YAMLError, AttributeError, TypeError):  # e.g. `!!timestamp x` fails inside PyYAML
         raise _Refused(f"cannot read {at.node.value!r}") from None
 
 
@@ -1115,8 +1125,11 @@ def _compose(path: Path) -> yaml.Node | None:
         return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         line, message = _syntax_error(exc)
+    except yaml.reader.ReaderError as exc:  # a control character: one line, at its own line
+        line = text.count("\n", 0, max(exc.position, 0)) + 1
+        message = f"YAML syntax error: character #x{exc.character:04x} is not allowed ({exc.reason})"
     except yaml.YAMLError as exc:
-        line, message = 1, f"YAML syntax error: {exc}"
+        line, message = 1, f"YAML syntax error: {' '.join(str(exc).split())}"
     raise _Refused(placed=[_Problem(path.name, line, "", message)])
 
 

@@ -30,7 +30,9 @@ def safe_cell(value: object) -> object:
 
 def results_csv(results: Sequence[Result]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # CRLF line ends (RFC 4180): the csv module then quotes any cell holding \r or \n, so no
+    # cell can start a new spreadsheet row (and with it a formula).
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(RESULT_FIELDS)
     for result in results:
         row = result.as_json()
