@@ -20,6 +20,7 @@ made here, so the rules hold everywhere:
 from __future__ import annotations
 
 import email.utils
+import logging
 import os
 import time
 from collections.abc import Callable, Generator, Mapping
@@ -30,6 +31,10 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from worker.domain.errors import PermanentError, TransientError
+
+# httpx logs every request's full URL at INFO ("HTTP Request: POST https://…?key=…"): a
+# webhook URL from `url_env` carries its key there. Its warnings and errors still show.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 DEFAULT_TIMEOUT_S = 30.0
 USER_AGENT = "sla-worker"

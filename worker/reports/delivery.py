@@ -144,17 +144,21 @@ def render_board(engine: Engine, catalogue: Catalogue, period: str, now: datetim
 
 def _write_folder(root: Path, relative: str, files: dict[str, bytes]) -> Path:
     """Write the files into root/relative at once (a temporary folder renamed into place);
-    a folder already there (same hash) is kept."""
+    a folder already there (same hash) is kept. The folder stays inside `root` (a path that
+    resolves outside it is refused) and nothing in it is readable by other users."""
     target = root / relative
+    if not target.resolve().is_relative_to(root.resolve()):
+        raise ValueError(f"report folder {relative!r} is outside the reports folder")
     if target.is_dir():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(dir=target.parent, prefix=".writing-"))
+    target.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(dir=target.parent, prefix=".writing-"))  # mode 0700
     try:
         for name, data in files.items():
             path = temporary / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
+            path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640), "wb") as out:
+                out.write(data)
         os.rename(temporary, target)
     except OSError:
         shutil.rmtree(temporary, ignore_errors=True)
