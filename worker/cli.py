@@ -395,6 +395,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
     from worker.alerts.evaluate import evaluate
+    from worker.alerts.rules import Guard
     from worker.domain.time import parse_duration
     from worker.storage import alerts as alert_store
     from worker.storage.engine import read_only
@@ -403,7 +404,8 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     engine = _engine(settings)
     now = datetime.now(timezone.utc)
     if args.action == "evaluate":
-        outcome = evaluate(engine, _catalogue(settings), now, grafana_url=settings.grafana_url)
+        guard = Guard(settings.alert_min_events, settings.alert_min_counted_ratio)
+        outcome = evaluate(engine, _catalogue(settings), now, guard, grafana_url=settings.grafana_url)
         for change in outcome.transitions:
             k = change.key
             print(f"{change.event.value:9} {k.rule:21} {k.agreement or '-'}/{k.customer or '-'}/{k.objective}")

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     schedules_dir: Path = Path("schedules")
     worker_concurrency: int = 2
     grafana_url: str | None = None  # links in alert messages to the customer dashboard
+    # Low-traffic guard of the burn-rate alerts: the least data a window needs to count.
+    alert_min_events: float = 10.0  # samples, events or incidents in the window
+    alert_min_counted_ratio: float = 0.5  # availability: counted seconds / window length
     late_data_grace_s: float = Field(default=6 * 3600.0, validation_alias="SLA_LATE_DATA_GRACE")
 
     @field_validator("late_data_grace_s", mode="before")

@@ -106,9 +106,11 @@ def evaluate_alerts() -> int:
     in one transaction (worker/alerts/evaluate.py); then deliver what it wrote. Safe to run
     twice: a second run finds nothing new to notify. Returns the alerts firing."""
     from worker.alerts.evaluate import evaluate
+    from worker.alerts.rules import Guard
 
     rt = runtime()
-    outcome = evaluate(rt.engine, rt.catalogue, _now(), grafana_url=rt.settings.grafana_url)
+    guard = Guard(rt.settings.alert_min_events, rt.settings.alert_min_counted_ratio)
+    outcome = evaluate(rt.engine, rt.catalogue, _now(), guard, grafana_url=rt.settings.grafana_url)
     for change in outcome.transitions:
         log.info("alert %s %s/%s/%s %s", change.key.rule, change.key.agreement, change.key.customer, change.key.objective, change.event)
     if outcome.notifications:

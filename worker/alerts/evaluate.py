@@ -22,7 +22,8 @@ from worker.pipeline import all_maintenance
 from worker.scoring import incidents as incident_rules
 from worker.scoring.burn import reach
 from worker.scoring.counted import counted_time
-from worker.scoring.periods import period_bounds, period_of
+from worker.scoring.intervals import clip
+from worker.scoring.periods import period_bounds, period_of, scored_window
 from worker.scoring.score import OpenTimes, contexts
 from worker.storage import alerts as store
 from worker.storage.burn_rates import load_burn_rates
@@ -49,6 +50,26 @@ def route_of(channel: Channel) -> Route:
     )
 
 
+def _counted_shares(conn: Any, catalogue: Catalogue, now_s: float) -> dict[tuple[str, str], float]:
+    """(agreement, objective) → the share of the running period's counted time gone by at
+    `now`. Exact from the calendar (office hours, bank holidays, excluded maintenance), so
+    the whole period's budget is known, not guessed from the wall clock."""
+    shares: dict[tuple[str, str], float] = {}
+    measured: dict[tuple, tuple[float, float]] = {}
+    for context in contexts(catalogue, all_maintenance(conn, catalogue)):
+        window = scored_window(context.agreement, period_of(now_s, context.agreement.timezone))
+        if window is None:
+            continue
+        shape = (context.calendar, window, context.excluded)
+        if shape not in measured:
+            counted = counted_time(*shape)
+            measured[shape] = (clip(counted, window[0], now_s).measure, counted.measure)
+        so_far, whole = measured[shape]
+        if whole > 0:
+            shares[(context.agreement.id, context.objective.id)] = max(1e-9, min(1.0, so_far / whole))
+    return shares
+
+
 def evaluate(
     engine: Engine, catalogue: Catalogue, now: datetime, guard: Guard | None = None, grafana_url: str | None = None
 ) -> Evaluation:
@@ -59,13 +80,15 @@ def evaluate(
         now_s = now.timestamp()
         results: dict[tuple[str, str, str], Result] = {}
         elapsed: dict[tuple[str, str, str], float] = {}
+        shares = _counted_shares(conn, catalogue, now_s)
         for agreement in catalogue.agreements.values():
             period = period_of(now_s, agreement.timezone)
             start, end = period_bounds(period, agreement.timezone)
+            wall = max(1e-9, min(1.0, (now_s - start) / (end - start)))
             for r in load_results(conn, period):
                 if r.agreement == agreement.id:
                     results[(r.agreement, r.customer, r.objective)] = r
-                    elapsed[(r.agreement, r.customer, r.objective)] = max(1e-9, min(1.0, (now_s - start) / (end - start)))
+                    elapsed[(r.agreement, r.customer, r.objective)] = shares.get((r.agreement, r.objective), wall)
         windows: dict[tuple[str, str, str], dict[str, Window]] = {}
         for b in load_burn_rates(conn, list(catalogue.agreements)):
             windows.setdefault((b.agreement, b.customer, b.objective), {})[b.window] = Window(b.good, b.bad, b.total, b.burn_rate)

@@ -85,7 +85,7 @@ class Facts:
 
     result: Result  # period-to-date
     windows: Mapping[str, Window] = field(default_factory=dict)
-    elapsed_ratio: float = 1.0  # of the period's wall-clock time gone by at `now` (0–1]
+    elapsed_ratio: float = 1.0  # share of the period's counted time gone by at `now` (0–1]
     incident_used: Mapping[str, float] = field(default_factory=dict)  # open incident → used / within
     coverage_last_hour: float | None = None
 
@@ -155,8 +155,10 @@ def _above(facts: Facts, threshold: float, names: Iterable[str], guard: Guard) -
 
 
 def whole_period_budget(result: Result, elapsed_ratio: float) -> float | None:
-    """The bad allowed over the whole period: (1 − target) × the period's counted total,
-    projected from the total so far (counted time or volume accrues about evenly)."""
+    """The bad allowed over the whole period: (1 − target) × the period's counted total.
+    `elapsed_ratio` is the share of the period's counted time gone by (exact from the
+    calendar), so for availability under missing_data down/up the whole total is exact; for
+    counts (latency, events) and missing_data ignore it is projected from the total so far."""
     if elapsed_ratio <= 0 or result.total <= 0:
         return None
     whole_total = result.total / min(1.0, elapsed_ratio)

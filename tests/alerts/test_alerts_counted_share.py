@@ -1,0 +1,34 @@
+"""`breached` needs the whole period's budget: the share of counted time gone by comes from
+the calendar exactly (office hours, bank holidays, excluded maintenance), not the wall clock."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from worker.alerts.evaluate import _counted_shares
+from worker.config import load_catalogue
+from worker.scoring.calendars import open_intervals
+from worker.scoring.intervals import Intervals, subtract
+from worker.scoring.periods import period_bounds
+from worker.storage.engine import read_only
+
+CASE = Path(__file__).resolve().parents[1] / "golden" / "trust-2026-10" / "config"
+
+
+def test_share_of_counted_time_follows_office_hours_and_excluded_maintenance(engine: Engine):
+    catalogue = load_catalogue(CASE)
+    now = datetime(2026, 10, 15, 12, 0, tzinfo=timezone.utc)
+    start, end = period_bounds("2026-10", "Europe/London")
+    with read_only(engine) as conn:
+        shares = _counted_shares(conn, catalogue, now.timestamp())
+    office = catalogue.calendars["office"]
+    expected = open_intervals(office, start, now.timestamp()).measure / open_intervals(office, start, end).measure
+    assert shares[("core-2026", "pacs-availability")] == expected  # short-notice PACS work is not excluded
+    upgrade = Intervals.of([(datetime(2026, 10, 11, 21, tzinfo=timezone.utc).timestamp(), datetime(2026, 10, 12, 1, tzinfo=timezone.utc).timestamp())])
+    always = subtract(Intervals.of([(start, end)]), upgrade)  # the announced EPR upgrade is excluded
+    so_far = subtract(Intervals.of([(start, now.timestamp())]), upgrade)
+    assert shares[("core-2026", "epr-availability")] == so_far.measure / always.measure
+    assert ("partners-2026", "email-availability") in shares  # effective from the 15th: still scored
