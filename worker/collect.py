@@ -195,7 +195,7 @@ def _store_batch(engine: Engine, source: Source, batch: list[Fetched], now: date
                     fetched.stream, stored, fetched.refused, fetched.ignored, detail=fetched.detail, reasons=fetched.reasons
                 )
             )
-        record_changes(conn, spans(changes), now)
+        record_changes(conn, changes.rows(), now)
     report.streams.extend(done)
     report.changed = report.changed or bool(changes)
 
@@ -207,11 +207,6 @@ def store_incident_list(conn: Connection, incidents: list[Incident], changes: Ch
     for incident in incidents:
         changes.add("incidents", incident.service, *incident_span(incident, now))
     return stored
-
-
-def spans(changes: Changes) -> list[tuple[str, str, float, float]]:
-    """`changes` as `coordination.record_changes` takes them."""
-    return [(kind, service, lo, hi) for (kind, service), (lo, hi) in changes.spans.items()]
 
 
 # --- file drops ---------------------------------------------------------------------------------

@@ -74,6 +74,10 @@ class Changes:
     def services(self, kind: str) -> set[str]:
         return {service for k, service in self.spans if k == kind}
 
+    def rows(self) -> list[tuple[str, str, float, float]]:
+        """(kind, service, first_s, last_s) rows, as `coordination.record_changes` stores them."""
+        return [(kind, service, lo, hi) for (kind, service), (lo, hi) in self.spans.items()]
+
     def __bool__(self) -> bool:
         return bool(self.spans)
 
@@ -101,7 +105,7 @@ def ingest(engine: Engine, catalogue: Catalogue, kind: str, data: bytes, now: da
         raise ValueError(f"unknown input kind {kind!r}; expected one of {', '.join(INPUT_KINDS)}")
     with engine.begin() as conn:
         report = store_input(conn, catalogue, kind, data, now)
-        record_changes(conn, [(k, s, lo, hi) for (k, s), (lo, hi) in report.changes.spans.items()], now)
+        record_changes(conn, report.changes.rows(), now)
     return report
 
 

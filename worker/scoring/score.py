@@ -16,7 +16,6 @@ from worker.domain.model import (
     Agreement,
     Calendar,
     Catalogue,
-    Incident,
     MaintenanceWindow,
     Objective,
     ObjectiveType,
@@ -26,9 +25,9 @@ from worker.domain.model import (
 )
 from worker.scoring import incidents as incident_rules
 from worker.scoring.calendars import OpenTime
-from worker.scoring.counted import counted_time, excluded_maintenance
+from worker.scoring.counted import excluded_maintenance
 from worker.scoring.intervals import Intervals, clip
-from worker.scoring.periods import period_bounds, period_days, scored_window
+from worker.scoring.periods import period_bounds
 from worker.scoring.results import Tally, availability_score, count_score, make_result
 from worker.scoring.tallies import DayTallies, tally_availability, tally_events, tally_latency
 
@@ -149,34 +148,6 @@ class OpenTimes:
         if calendar not in self._by_calendar:
             self._by_calendar[calendar] = OpenTime(calendar)
         return self._by_calendar[calendar]
-
-
-def score_period(
-    catalogue: Catalogue,
-    period: str,
-    series: SeriesLookup,
-    incidents: list[Incident],
-    maintenance: Iterable[MaintenanceWindow],
-    now_s: float,
-    grace_s: float,
-) -> list[Result]:
-    """Every result of one period, computed from scratch (the reference path)."""
-    results: list[Result] = []
-    open_times = OpenTimes()
-    for context in contexts(catalogue, maintenance):
-        window = scored_window(context.agreement, period)
-        if window is None:
-            continue
-        final = is_final(context.agreement, period, now_s, grace_s)
-        if context.objective.type.is_incident:
-            found = incident_rules.outcomes(incidents, context.objective, open_times(context.calendar), now_s)
-            results.extend(incident_results(context, period, window, found, final))
-        else:
-            _, bounds = period_days(period, context.agreement.timezone)
-            counted = counted_time(context.calendar, window, context.excluded)
-            tally = sum_days(tally_days(context, counted, bounds, series))
-            results.extend(sample_results(context, period, tally, final))
-    return sorted(results, key=result_order)
 
 
 def result_order(result: Result) -> tuple[str, str, str]:

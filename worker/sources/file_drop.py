@@ -87,7 +87,7 @@ def process_file(engine: Engine, catalogue: Catalogue, source_id: str, path: Pat
     try:
         with engine.begin() as conn:
             report = store_input(conn, catalogue, kind, data, now)
-            record_changes(conn, [(k, s, lo, hi) for (k, s), (lo, hi) in report.changes.spans.items()], now)
+            record_changes(conn, report.changes.rows(), now)
             for stream, (stored, refused) in file_counts(report).items():
                 record_success(conn, source_id, stream, None, now, stored, refused)
             if not claim_file(conn, digest, path.name, kind, report.accepted, report.refused, now):
