@@ -283,7 +283,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         engine, catalogue, settings.reports_dir, period, now,
         customers=customers, board=args.board or args.customer is None,
         mailer=mailer_for(settings) if sending else None, sender=settings.smtp_from,
-        resend=args.resend, out=args.out, progress=_progress,
+        resend=args.resend, out=args.out, progress=_progress, claim_timeout_s=settings.report_claim_timeout_s,
     )
     if not outcomes:
         print(f"{period}: no results for this period: nothing to report (score it first)")

@@ -5,8 +5,9 @@ Per source run:
 
 1. A lease `collect:<source id>` in the database, so two workers never collect the same
    source at once (which would count the same samples twice in the watermarks). A source
-   held by another worker is skipped this time. File drops need none: each file is claimed
-   by its content hash.
+   held by another worker is skipped this time. File drops are held by a lock on the folder
+   instead (`file_drop.folder_lock`, released by the kernel when its holder dies), and each
+   file is claimed by its content hash.
 2. The stored positions are read; the source's collector does all its HTTP work with no
    transaction open (SQLite's write lock is never held while waiting on the network).
 3. What it fetched is stored in batches of streams (about BATCH_ROWS rows), each batch in one
@@ -15,6 +16,12 @@ Per source run:
    position, counts of samples stored and rows refused) or failure (error, streak + 1). A
    stream that failed stores nothing and keeps its position, so the next run goes on from
    where the last good one stopped; the other streams are stored as usual.
+
+A file-drop run takes waiting files oldest first until its time budget has passed (at least
+one file per run; the worker's runs get FILE_BUDGET_S, the command line all the time it
+needs) and reports how many it left (`SourceReport.left`): a burst of files is worked off
+over several runs, so one run never holds a worker process, or the sources after it, for
+minutes, and what is stored is scored after every run.
 
 Watermarks (`worker.storage.watermarks`) are what the metrics and the `data-missing` alert
 read: per (source, stream) the position, last success, failures in a row, and running totals
@@ -27,12 +34,15 @@ row need not have a readable service or signal); `files` counts dropped files re
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 from sqlalchemy import Connection, Engine
@@ -57,6 +67,9 @@ COLLECTORS: dict[str, CollectorFactory] = {
 KIND_ORDER = ("file_drop", "http_probe", "prometheus", "servicenow")
 BATCH_ROWS = 500_000
 LEASE_TTL_S = 600.0
+# A worker's file-drop run stops taking new files after this long: well inside beat's minute
+# and the 50 s expiry of the scheduled jobs queued behind it, so a burst never starves them.
+FILE_BUDGET_S = 10.0
 
 FileCallback = Callable[[str, file_drop.DropOutcome], None]
 
@@ -82,6 +95,7 @@ class SourceReport:
     streams: list[StreamReport] = field(default_factory=list)
     files: list[file_drop.DropOutcome] = field(default_factory=list)
     skipped: str | None = None
+    left: int = 0  # file drops: files still waiting when the run's time budget ran out
     changed: bool = False
     exception: BaseException | None = None
 
@@ -114,16 +128,20 @@ def collect(
     source_id: str | None = None,
     since: datetime | None = None,
     on_file: FileCallback | None = None,
+    file_budget_s: float = math.inf,
 ) -> list[SourceReport]:
     """Run every configured source (or only `source_id`) once. `since` starts Prometheus and
     ServiceNow from that instant instead of their watermarks (a deliberate back-fill); it
     does not apply to probes or file drops. `on_file(source_id, outcome)` is called as each
-    dropped file is done (progress for logs). An unexpected error in one source is kept in
-    its report (`exception`) and the others still run."""
+    dropped file is done (progress for logs); a file-drop run takes new files for
+    `file_budget_s` seconds (the worker: FILE_BUDGET_S). An unexpected error in one source is kept in its report
+    (`exception`) and the others still run."""
     reports = []
     for source in sources_to_run(catalogue, source_id):
         try:
-            reports.append(collect_source(engine, catalogue, source, now, since=since, on_file=on_file))
+            reports.append(
+                collect_source(engine, catalogue, source, now, since=since, on_file=on_file, file_budget_s=file_budget_s)
+            )
         except Exception as error:  # noqa: BLE001 - one source's bug must not stop the others
             log.exception("%s: collection stopped by an unexpected error", source.id)
             reports.append(SourceReport(source.id, source.kind, exception=error))
@@ -138,9 +156,10 @@ def collect_source(
     *,
     since: datetime | None = None,
     on_file: FileCallback | None = None,
+    file_budget_s: float = math.inf,
 ) -> SourceReport:
     if source.kind == "file_drop":
-        return _collect_file_drop(engine, catalogue, source, now, on_file)
+        return _collect_file_drop(engine, catalogue, source, now, on_file, file_budget_s)
     report = SourceReport(source.id, source.kind)
     lease, holder = f"collect:{source.id}", f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     if not _take_lease(engine, lease, holder):
@@ -213,22 +232,40 @@ def store_incident_list(conn: Connection, incidents: list[Incident], changes: Ch
 
 
 def _collect_file_drop(
-    engine: Engine, catalogue: Catalogue, source: Source, now: datetime, on_file: FileCallback | None
+    engine: Engine, catalogue: Catalogue, source: Source, now: datetime, on_file: FileCallback | None, budget_s: float
 ) -> SourceReport:
-    """Every waiting file, one by one, exactly as `file_drop.process_file` takes it: one
-    transaction per file holding its rows, its content-hash claim and its watermark counts;
-    moved after the commit."""
+    """The waiting files, oldest first, one by one, exactly as `file_drop.process_file` takes
+    each: one transaction per file holding its rows, its content-hash claim and its watermark
+    counts; moved after the commit. Skipped while another run holds the folder; new files
+    are taken until `budget_s` has passed, the rest are left for the next run."""
     report = SourceReport(source.id, source.kind)
-    for path in file_drop.waiting_files(file_drop.folder(source), now):
-        outcome = file_drop.process_file(engine, catalogue, source.id, path, now)
-        report.files.append(outcome)
-        if on_file is not None:
-            on_file(source.id, outcome)
-        counts = file_drop.file_counts(outcome.report) if outcome.report else {"files": (0, 1)} if outcome.problems else {}
-        report.streams.extend(StreamReport(stream, stored, refused) for stream, (stored, refused) in counts.items())
-        if outcome.report is not None and outcome.report.changes:
-            report.changed = True
+    directory = file_drop.folder(source)
+    with file_drop.folder_lock(directory) as held:
+        if not held:
+            report.skipped = "another worker is collecting this source"
+            return report
+        began = time.monotonic()
+        waiting = file_drop.waiting_files(directory, now)
+        for taken, path in enumerate(waiting):
+            if taken and time.monotonic() - began >= budget_s:
+                report.left = len(waiting) - taken
+                break
+            _take_file(engine, catalogue, source, path, now, on_file, report)
     return report
+
+
+def _take_file(
+    engine: Engine, catalogue: Catalogue, source: Source, path: Path, now: datetime, on_file: FileCallback | None,
+    report: SourceReport,
+) -> None:
+    outcome = file_drop.process_file(engine, catalogue, source.id, path, now)
+    report.files.append(outcome)
+    if on_file is not None:
+        on_file(source.id, outcome)
+    counts = file_drop.file_counts(outcome.report) if outcome.report else {"files": (0, 1)} if outcome.problems else {}
+    report.streams.extend(StreamReport(stream, stored, refused) for stream, (stored, refused) in counts.items())
+    if outcome.report is not None and outcome.report.changes:
+        report.changed = True
 
 
 def describe(reports: Iterable[SourceReport]) -> list[str]:
@@ -244,5 +281,6 @@ def describe(reports: Iterable[SourceReport]) -> list[str]:
             count = len(r.files) if r.kind == "file_drop" else len(r.streams)
             ignored = sum(s.ignored for s in r.streams)
             line = f"{r.source}: {count} {what}, stored {r.stored}, refused {r.refused}, failed {len(r.failed)}"
-            lines.append(line + (f", ignored {ignored} (not for a configured service)" if ignored else ""))
+            line += f", ignored {ignored} (not for a configured service)" if ignored else ""
+            lines.append(line + (f", {r.left} left for the next run" if r.left else ""))
     return lines

@@ -668,7 +668,7 @@ _CHANNEL_OPTIONS: dict[str, dict[str, _Option]] = {
     },
     "webhook": {"url": _Option(_url), "url_env": _Option(_env_name), "secret_env": _Option(_env_name)},
     "teams": {"url": _Option(_url), "url_env": _Option(_env_name)},
-    "alertmanager": {"url": _Option(_url, required=True)},
+    "alertmanager": {"url": _Option(_url), "url_env": _Option(_env_name)},
 }
 
 
@@ -695,7 +695,8 @@ def _check_credentials(fields: _Fields) -> None:
 
 
 def _check_one_url(fields: _Fields) -> None:
-    """Webhook and Teams addresses are secrets: they may come from the environment instead."""
+    """Webhook, Teams and Alertmanager addresses may hold secrets (a key in the path, basic-auth
+    credentials): they may come from the environment instead."""
     if fields.present("url") and fields.present("url_env"):
         fields.refuse("url_env", "give url or url_env, not both")
     elif not fields.present("url") and not fields.present("url_env"):
@@ -1061,7 +1062,7 @@ class _Reader:
         options.update(self._channel_filters(fields))
         if kind == "email" and not fields.present("to") and not options.get("include_customer_contacts"):
             fields.refuse("to", "is required: list the addresses, or set include_customer_contacts: true")
-        if kind in ("webhook", "teams"):
+        if kind in ("webhook", "teams", "alertmanager"):
             _check_one_url(fields)
         fields.done()
         if not ck.clean_since(mark):

@@ -321,13 +321,29 @@ def _rng(period: str, *parts: str) -> np.random.Generator:
 
 
 @dataclass(frozen=True)
-class _Month:
+class DemoMonth:
+    """One month of demo input, as the CSV files of SPEC 5."""
+
     samples: bytes
     incidents: bytes
     maintenance: bytes
 
 
-def _generate_month(plan: _Plan, period: str) -> _Month:
+def bad_month(
+    catalogue: Catalogue, now: datetime, step_s: int = STEP_S
+) -> tuple[str, DemoMonth, dict[str, list[tuple[datetime, datetime]]]]:
+    """The demo's bad month for `now` (the same rows `run_demo` ingests for it), and its
+    outages by service: what the on-call would have been paged about, for replaying the
+    outage through the alert rules month by month without generating the whole history."""
+    plan = _Plan.make(catalogue, now.astimezone(timezone.utc), BAD_MONTH_BACK + 1, step_s)
+    outages = {
+        service: [(_at(start), _at(end)) for start, end in spans]
+        for service, spans in _outages(plan, plan.bad_period).items()
+    }
+    return plan.bad_period, _generate_month(plan, plan.bad_period), outages
+
+
+def _generate_month(plan: _Plan, period: str) -> DemoMonth:
     start_s, end_s = period_bounds(period, plan.tz)
     windows = _maintenance(plan, period)
     down: dict[str, list[tuple[float, float]]] = {}
@@ -339,7 +355,7 @@ def _generate_month(plan: _Plan, period: str) -> _Month:
     if period == plan.gap_period and plan.gap:
         day = _nth_weekday(period, 1, 2)  # second Tuesday, 10:00-13:00
         gaps[plan.gap] = [(_local(day, 10, 0, plan.tz), _local(day, 13, 0, plan.tz))]
-    return _Month(
+    return DemoMonth(
         samples=_samples_csv(plan, period, start_s, end_s, down, gaps),
         incidents=_incidents_csv(plan, period, start_s, end_s),
         maintenance=_maintenance_csv(windows),

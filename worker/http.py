@@ -10,7 +10,9 @@ made here, so the rules hold everywhere:
   `user` with `password_env`), read when a client is made, never at import time. A variable
   that is not set is a `PermanentError` naming the variable, not its value.
 - Secrets never reach a message: errors are described by `describe_error`, which names the
-  kind of failure and the address without user information, and never the headers.
+  kind of failure and the address (scheme, host and port: a URL from `url_env` carries its
+  key in the path, the query or the user information), and never the headers. httpx's own
+  log line of each request shows that address only, at whatever level httpx is logged.
 - Redirects are not followed (a probe compares the status it got; an API that redirects is
   misconfigured).
 - Retries (`send_with_retries`) only on 429 and 5xx, honouring `Retry-After`, bounded in
@@ -32,9 +34,21 @@ import httpx
 
 from worker.domain.errors import PermanentError, TransientError
 
-# httpx logs every request's full URL at INFO ("HTTP Request: POST https://…?key=…"): a
-# webhook URL from `url_env` carries its key there. Its warnings and errors still show.
+
+class _AddressOnly(logging.Filter):
+    """httpx logs every request's full URL ("HTTP Request: POST https://…/webhookb2/<key>…"):
+    a webhook or Teams URL from `url_env` carries its key there. The record keeps the address
+    only, so that turning httpx's logging up for a diagnosis cannot show a secret."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(address(a) if isinstance(a, httpx.URL) else a for a in record.args)
+        return True
+
+
+# One line per request at INFO would drown the log (probes); warnings and errors still show.
 logging.getLogger("httpx").setLevel(logging.WARNING)
+logging.getLogger("httpx").addFilter(_AddressOnly())
 
 DEFAULT_TIMEOUT_S = 30.0
 USER_AGENT = "sla-worker"
@@ -119,10 +133,20 @@ def safe_url(url: str | httpx.URL) -> str:
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
+def address(url: str | httpx.URL) -> str:
+    """Where a request went, fit for any message: scheme, host and port, nothing that may be
+    a secret (user information, path, query)."""
+    parts = urlsplit(str(url))
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host  # IPv6
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}"
+
+
 def describe_error(error: BaseException) -> str:
     """A one-line description of a failed request without secrets: what went wrong, where."""
     request = getattr(error, "_request", None)
-    where = f" ({request.method} {safe_url(request.url.copy_with(query=None))})" if request is not None else ""
+    where = f" ({request.method} {address(request.url)})" if request is not None else ""
     if isinstance(error, httpx.TimeoutException):
         return f"timed out{where}"
     if isinstance(error, httpx.ConnectError):

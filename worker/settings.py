@@ -33,8 +33,13 @@ class Settings(BaseSettings):
     alert_min_events: float = 10.0  # samples, events or incidents in the window
     alert_min_counted_ratio: float = 0.5  # availability: counted seconds / window length
     late_data_grace_s: float = Field(default=6 * 3600.0, validation_alias="SLA_LATE_DATA_GRACE")
+    # A send claimed by a process that died (SIGKILL, power loss) is taken over, and sent again
+    # with the same Idempotency-Key / Message-ID, once its claim is this old. Longer than any
+    # real send takes; short enough that a page is not held up for long after a crash.
+    notification_claim_timeout_s: float = Field(default=300.0, validation_alias="SLA_NOTIFICATION_CLAIM_TIMEOUT")
+    report_claim_timeout_s: float = Field(default=900.0, validation_alias="SLA_REPORT_CLAIM_TIMEOUT")
 
-    @field_validator("late_data_grace_s", mode="before")
+    @field_validator("late_data_grace_s", "notification_claim_timeout_s", "report_claim_timeout_s", mode="before")
     @classmethod
     def _duration(cls, value: object) -> float:
         if isinstance(value, (int, float)):

@@ -34,18 +34,25 @@ def _now() -> datetime:
 
 
 @app.task(name="sla.collect", **RETRY)
-def collect() -> int:
-    """Run every configured source once (file drops, probes, Prometheus, ServiceNow: see
-    worker/collect.py); score what they changed. Returns the samples and incidents stored."""
+def collect(source_id: str | None = None) -> int:
+    """Run every configured source (or only `source_id`) once (file drops, probes, Prometheus,
+    ServiceNow: see worker/collect.py); score what they changed. A file drop whose run left
+    files waiting (its time budget ran out) is collected again at once by a new message,
+    queued behind the jobs already waiting: a burst is worked off without starving them.
+    Returns the samples and incidents stored."""
     rt = runtime()
+    if source_id is not None and source_id not in rt.catalogue.sources:
+        return 0  # removed from the configuration since the message was sent
 
-    def file_done(source_id: str, outcome: file_drop.DropOutcome) -> None:  # logged as each file is done
+    def file_done(source: str, outcome: file_drop.DropOutcome) -> None:  # logged as each file is done
         if outcome.report:
-            log.info("%s: %s accepted %d, refused %d", source_id, outcome.path.name, outcome.report.accepted, outcome.report.refused)
+            log.info("%s: %s accepted %d, refused %d", source, outcome.path.name, outcome.report.accepted, outcome.report.refused)
         for problem in outcome.problems:
-            log.warning("%s: %s", source_id, problem)
+            log.warning("%s: %s", source, problem)
 
-    reports = collect_sources.collect(rt.engine, rt.catalogue, _now(), on_file=file_done)
+    reports = collect_sources.collect(
+        rt.engine, rt.catalogue, _now(), source_id=source_id, on_file=file_done, file_budget_s=collect_sources.FILE_BUDGET_S
+    )
     for report in reports:
         for stream in report.failed:
             log.warning("%s: %s failed: %s", report.source, stream.stream, stream.error)
@@ -58,6 +65,9 @@ def collect() -> int:
         log.info("%s", line)
     if any(r.changed for r in reports):
         score_pending.delay()
+    for report in reports:
+        if report.left:
+            collect.delay(report.source)
     failed = next((r.exception for r in reports if r.exception is not None), None)
     if failed is not None:
         raise failed
@@ -123,11 +133,13 @@ def deliver_notifications() -> int:
     """Send the due rows of the notification outbox (worker/alerts/delivery.py): claimed one
     by one, retried with capped exponential back-off by the outbox itself (not by Celery),
     each request carrying its Idempotency-Key. Beat runs it every minute. Returns the sent."""
-    from worker.alerts.delivery import default_senders, deliver
+    from worker.alerts.delivery import Policy, default_senders, deliver
     from worker.reports.mailer import mailer_for
 
     rt = runtime()
-    report = deliver(rt.engine, rt.catalogue, _now(), default_senders(mailer_for(rt.settings), rt.settings.smtp_from))
+    senders = default_senders(mailer_for(rt.settings), rt.settings.smtp_from)
+    policy = Policy(lease_s=rt.settings.notification_claim_timeout_s)
+    report = deliver(rt.engine, rt.catalogue, _now(), senders, policy)
     if report.retried or report.failed:
         log.warning("notifications: %d sent, %d to retry, %d failed", len(report.sent), len(report.retried), len(report.failed))
     return len(report.sent)
@@ -145,7 +157,7 @@ def send_monthly_reports() -> int:
     rt = runtime()
     outcomes = send_due_reports(
         rt.engine, rt.catalogue, rt.settings.reports_dir, mailer_for(rt.settings), rt.settings.smtp_from,
-        _now(), rt.settings.late_data_grace_s,
+        _now(), rt.settings.late_data_grace_s, claim_timeout_s=rt.settings.report_claim_timeout_s,
     )
     for outcome in outcomes:
         log.info("%s", outcome.describe())

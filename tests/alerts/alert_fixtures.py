@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -69,10 +70,12 @@ def store_scores(engine: Engine, now: datetime, burn: float, bad: float = 0.0, c
 
 @dataclass
 class Receiver:
-    """A real HTTP server on 127.0.0.1 recording each POST (headers and JSON body)."""
+    """A real HTTP server on 127.0.0.1 recording each POST (headers and JSON body). With
+    `delay_s` it answers that long after recording (a crash test aims at that moment)."""
 
     requests: list[dict] = field(default_factory=list)
     down: bool = False
+    delay_s: float = 0.0
     server: ThreadingHTTPServer | None = None
 
     @property
@@ -91,6 +94,7 @@ class Receiver:
                     self.end_headers()
                     return
                 receiver.requests.append({"path": self.path, "headers": dict(self.headers), "raw": raw, "body": json.loads(raw)})
+                time.sleep(receiver.delay_s)
                 self.send_response(200)
                 self.end_headers()
 

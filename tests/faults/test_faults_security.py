@@ -6,11 +6,12 @@ ServiceNow `password_env`, webhook `url_env` with a key in it, webhook `secret_e
 unique string, runs a realistic flow in which every outside call fails (so errors are
 recorded), and then searches everything produced — logs, stdout/stderr, every text column of
 every table, the files under the reports dir and var/outbox, the metrics exposition — for
-each canary."""
+each canary. More paths (Prometheus `token_env`, Teams and Alertmanager addresses, a Celery
+worker at debug level) are in test_faults_secrets_*.py beside this file."""
 
 from __future__ import annotations
 
-import logging
+import os
 import re
 import stat
 import sys
@@ -18,9 +19,8 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-import httpx
 import pytest
-from sqlalchemy import Engine, MetaData, select
+from sqlalchemy import Engine
 
 TESTS = Path(__file__).resolve().parents[1]
 ROOT = TESTS.parent
@@ -30,20 +30,29 @@ for folder in ("sources", "alerts"):
 
 from alert_fixtures import Receiver, store_scores  # noqa: E402
 from alert_fixtures import catalogue as alert_catalogue  # noqa: E402
+from faults_canary import (  # noqa: E402
+    GOLDEN,
+    database_text,
+    files_text,
+    leaked_lines,
+    leaks,
+    log_everything,
+    logs_text,
+    score_golden,
+    scrape_metrics,
+)
 from source_servers import TableApi, free_port, write_config  # noqa: E402
 
-from worker import pipeline  # noqa: E402
 from worker.alerts import delivery as alert_delivery  # noqa: E402
 from worker.alerts.evaluate import evaluate  # noqa: E402
+from worker.cli import main  # noqa: E402
 from worker.collect import collect  # noqa: E402
 from worker.config import load_catalogue  # noqa: E402
 from worker.domain.errors import ConfigError  # noqa: E402
-from worker.metrics.server import MetricsServer, make_registry  # noqa: E402
 from worker.reports import delivery as report_delivery  # noqa: E402
 from worker.reports.mailer import mailer_for  # noqa: E402
 from worker.settings import Settings, load_settings  # noqa: E402
 
-GOLDEN = TESTS / "golden" / "trust-2026-10"
 PERIOD = "2026-10"
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
 T_ALERT = datetime(2026, 10, 14, 9, 0, tzinfo=timezone.utc)
@@ -61,34 +70,6 @@ customers:
 """
 
 
-def _as_text(value: object) -> str:
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value).decode("utf-8", "replace")
-    return str(value)
-
-
-def _database_text(engine: Engine) -> str:
-    """Every value of every row of every table, as text."""
-    meta = MetaData()
-    meta.reflect(engine)
-    chunks = []
-    with engine.connect() as conn:
-        for table in meta.sorted_tables:
-            for row in conn.execute(select(table)):
-                chunks.append(f"{table.name}: " + " | ".join(map(_as_text, row)))
-    return "\n".join(chunks)
-
-
-def _files_text(*folders: Path) -> str:
-    chunks = []
-    for folder in folders:
-        if folder.exists():
-            for path in sorted(folder.rglob("*")):
-                if path.is_file():
-                    chunks.append(f"{path}: " + path.read_bytes().decode("utf-8", "replace"))
-    return "\n".join(chunks)
-
-
 def test_no_secret_leaks_into_logs_database_reports_outbox_or_metrics(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, capsys
 ):
@@ -100,7 +81,7 @@ def test_no_secret_leaks_into_logs_database_reports_outbox_or_metrics(
         "webhook secret": f"CANARY-HOOKSECRET-{token}",
     }
     monkeypatch.chdir(tmp_path)  # var/outbox, var/reports relative to here
-    caplog.set_level(logging.DEBUG)
+    log_everything(caplog)
     reports_dir = tmp_path / "var" / "reports"
     closed_port = free_port()  # nothing listens: the SMTP send fails
     monkeypatch.setenv("SLA_SMTP_HOST", "127.0.0.1")
@@ -117,10 +98,7 @@ def test_no_secret_leaks_into_logs_database_reports_outbox_or_metrics(
     assert canaries["smtp password"] not in repr(settings) and canaries["smtp password"] not in str(settings.model_dump())
 
     # 1. ingest the golden files and score October
-    golden = load_catalogue(GOLDEN / "config")
-    for kind in ("maintenance", "incidents", "samples"):
-        pipeline.ingest(engine, golden, kind, (GOLDEN / f"{kind}.csv").read_bytes(), NOW)
-    pipeline.score_period(engine, golden, PERIOD, NOW, settings.late_data_grace_s)
+    golden = score_golden(engine, NOW)
 
     # 2. collect from a ServiceNow-shaped API that refuses the (canary) password: 401 recorded
     with TableApi.from_fixture() as api:
@@ -148,24 +126,16 @@ def test_no_secret_leaks_into_logs_database_reports_outbox_or_metrics(
     assert receiver.requests == []
 
     # 5. scrape the metrics endpoint
-    server = MetricsServer("127.0.0.1:0", make_registry(engine, lambda: golden).collect).start()
-    try:
-        exposition = httpx.get(server.url, timeout=30).text
-    finally:
-        server.close()
-    assert "sla_" in exposition
-
     out, err = capsys.readouterr()
     produced = {
-        "logs": "\n".join(f"{r.getMessage()} {r.exc_text or ''} {r.args!r}" for r in caplog.records) + caplog.text,
+        "logs": logs_text(caplog),
         "stdout/stderr": out + err,
-        "database": _database_text(engine),
-        "files": _files_text(reports_dir, tmp_path / "var" / "outbox"),
-        "metrics": exposition,
+        "database": database_text(engine),
+        "files": files_text(reports_dir, tmp_path / "var" / "outbox"),
+        "metrics": scrape_metrics(engine, golden),
     }
     assert "401" in produced["database"] and "503" in produced["database"]  # the errors were recorded
-    leaks = [(what, where) for what, canary in canaries.items() for where, text in produced.items() if canary in text]
-    assert leaks == [], [line for text in produced.values() for line in text.splitlines() if token in line][:5]
+    assert leaks(canaries, produced) == [], leaked_lines(token, produced)
 
 
 # ------------------------------------------------------------------ Celery, metrics address
@@ -214,12 +184,43 @@ def test_report_folders_are_built_inside_the_reports_dir(tmp_path: Path, relativ
     assert inside.resolve().is_relative_to(reports_dir.resolve())
 
 
+def _open_to_others(*paths: Path) -> list[str]:
+    """The paths that other users may read, write or enter, with their modes."""
+    modes = {path: path.stat().st_mode for path in paths}
+    return [f"{p} is {stat.filemode(m)}" for p, m in modes.items() if m & (stat.S_IROTH | stat.S_IWOTH | stat.S_IXOTH)]
+
+
 def test_report_files_are_not_world_readable(tmp_path: Path):
     reports_dir = tmp_path / "reports"
     folder = report_delivery._write_folder(reports_dir, f"{PERIOD}/acute-0123456789ab", {"report.txt": b"x", "charts/a.png": b"y"})
-    for path in [folder, *folder.rglob("*")]:
-        mode = path.stat().st_mode
-        assert not mode & (stat.S_IROTH | stat.S_IWOTH | stat.S_IXOTH), f"{path} is {stat.filemode(mode)}"
+    assert _open_to_others(folder, *folder.rglob("*")) == []
+
+
+@pytest.mark.timeout(60)
+def test_report_copies_made_with_out_are_as_private_as_the_kept_reports(
+    engine: Engine, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    reports_dir, out = tmp_path / "reports", tmp_path / "pack"
+    monkeypatch.setenv("SLA_REPORTS_DIR", str(reports_dir))
+    score_golden(engine, NOW)
+    command = [
+        "--config", str(GOLDEN / "config"), "--db", database_url,
+        "report", "--period", PERIOD, "--customer", "acute", "--out", str(out),
+    ]
+    copy = out / f"{PERIOD}-acute"
+    previous = os.umask(0)  # the most open umask: the modes must come from the code, not from it
+    try:
+        assert main(command) == 0
+        (copy / "report.txt").chmod(0o644)  # as an older copy may have left it
+        (copy / "left-by-an-older-copy.txt").write_text("old")
+        assert main(command) == 0  # the kept report again: its copy takes the old one's place
+    finally:
+        os.umask(previous)
+    [kept] = reports_dir.glob(f"{PERIOD}/acute-*")
+    files = {p.relative_to(kept): p.read_bytes() for p in kept.rglob("*") if p.is_file()}
+    assert {p.relative_to(copy): p.read_bytes() for p in copy.rglob("*") if p.is_file()} == files  # the same files, no stale one
+    assert Path("report.pdf") in files
+    assert _open_to_others(out, *out.rglob("*"), *reports_dir.rglob("*")) == []
 
 
 # ------------------------------------------------------------------ SQL

@@ -7,14 +7,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from smtp_server import SmtpServer
 from sqlalchemy import Engine
 
 from worker import pipeline
@@ -74,69 +72,6 @@ def golden_engine(tmp_path_factory: pytest.TempPathFactory, golden_catalogue: Ca
         yield engine
     finally:
         engine.dispose()
-
-
-# ------------------------------------------------------------------ SMTP on loopback
-
-
-@dataclass
-class Received:
-    messages: list[tuple[str, tuple[str, ...], bytes]] = field(default_factory=list)  # (from, to, data)
-    logins: list[str] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add(self, sender: str, recipients: list[str], data: bytes) -> None:
-        with self.lock:
-            self.messages.append((sender, tuple(recipients), data))
-
-
-class _Handler:
-    def __init__(self, received: Received):
-        self.received = received
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-        self.received.add(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content or envelope.content)
-        return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class SmtpServer:
-    """aiosmtpd on 127.0.0.1, startable and stoppable on the same port (to test 'down then
-    up'); with `users`, AUTH is required (over plain SMTP: loopback only)."""
-
-    def __init__(self, users: dict[str, str] | None = None):
-        self.port = free_port()
-        self.received = Received()
-        self.users = users
-        self._controller = None
-
-    def start(self) -> None:
-        from aiosmtpd.controller import Controller
-        from aiosmtpd.smtp import AuthResult
-
-        kwargs: dict = {}
-        if self.users is not None:
-            users = self.users
-
-            def authenticate(server, session, envelope, mechanism, auth_data):
-                ok = getattr(auth_data, "login", b"").decode() in users and users[auth_data.login.decode()] == auth_data.password.decode()
-                if ok:
-                    self.received.logins.append(auth_data.login.decode())
-                return AuthResult(success=ok)
-
-            kwargs = {"authenticator": authenticate, "auth_required": True, "auth_require_tls": False}
-        self._controller = Controller(_Handler(self.received), hostname="127.0.0.1", port=self.port, **kwargs)
-        self._controller.start()
-
-    def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
 
 
 @pytest.fixture

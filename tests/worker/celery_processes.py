@@ -7,11 +7,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import yaml
+from celery import Celery
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,13 +60,13 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, wait_s: float = 3
         process.wait(10)
 
 
-def wait_for(condition: Callable[[], object], timeout_s: float, what: str) -> object:
+def wait_for(condition: Callable[[], object], timeout_s: float, what: str, poll_s: float = 0.2) -> object:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
-        time.sleep(0.2)
+        time.sleep(poll_s)
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
@@ -72,3 +74,26 @@ def send(env: dict[str, str], task: str) -> None:
     """Publish a task by name from a separate process, as beat or another worker would."""
     code = f"from worker.celeryapp import app; app.send_task({task!r})"
     subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True, timeout=60)
+
+
+class FastBeat(threading.Thread):
+    """Beat, faster: sends `tasks` every `every_s`, with an expiry (as beat.yaml does every
+    minute), from the test process through the real broker; keeps sending while the worker is
+    dead."""
+
+    def __init__(self, broker_url: str, tasks: tuple[str, ...], every_s: float = 2.0):
+        super().__init__(daemon=True)
+        self.tasks = tasks
+        self.app = Celery("kill-test-beat", broker=broker_url)
+        self.app.conf.update(task_serializer="json", accept_content=["json"])
+        self.every_s, self.stopping = every_s, threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            for task in self.tasks:
+                self.app.send_task(task, expires=4 * self.every_s)
+            self.stopping.wait(self.every_s)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(30)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from celery_processes import ROOT, environment, start, stop, wait_for
 
 from worker.storage.migrate import upgrade
-
-from celery_processes import ROOT, environment, start, stop, wait_for
 
 pytestmark = pytest.mark.timeout(180)
 

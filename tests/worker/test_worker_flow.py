@@ -6,21 +6,20 @@ from __future__ import annotations
 import json
 import math
 import os
-import time
 import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from celery_processes import ROOT, drop_config, environment, send, start, stop, wait_for
 from sqlalchemy import func, select
 
 from worker.storage.engine import make_engine, read_only
 from worker.storage.migrate import upgrade
 from worker.storage.tables import ingested_files, samples
-
-from celery_processes import ROOT, drop_config, environment, send, start, stop, wait_for
 
 CASE = ROOT / "tests" / "golden" / "trust-2026-10"
 EXPECTED = json.loads((CASE / "expected" / "2026-10.json").read_text())

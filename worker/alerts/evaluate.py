@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select
 
 from worker.alerts import rules
 from worker.alerts.rules import AlertKey, AlertState, Due, Facts, Guard, Route, Window
-from worker.domain.model import Catalogue, Channel, MissingData, ObjectiveType, Result
+from worker.domain.model import Catalogue, Channel, ObjectiveType, Result
 from worker.pipeline import all_maintenance
 from worker.scoring import incidents as incident_rules
 from worker.scoring.burn import reach
@@ -90,17 +90,23 @@ def evaluate(
                     results[(r.agreement, r.customer, r.objective)] = r
                     elapsed[(r.agreement, r.customer, r.objective)] = shares.get((r.agreement, r.objective), wall)
         windows: dict[tuple[str, str, str], dict[str, Window]] = {}
+        hour_coverage: dict[tuple[str, str, str], float] = {}
         for b in load_burn_rates(conn, list(catalogue.agreements)):
             windows.setdefault((b.agreement, b.customer, b.objective), {})[b.window] = Window(b.good, b.bad, b.total, b.burn_rate)
+            if b.window == "1h" and b.coverage is not None:
+                hour_coverage[(b.agreement, b.customer, b.objective)] = b.coverage
 
-        coverage, near = _clock_facts(conn, catalogue, now, windows)
+        coverage, near = _clock_facts(conn, catalogue, now, hour_coverage)
         fired: list[rules.Firing] = []
         evaluated: set[AlertKey] = set()
         for k, result in results.items():
             used = {i: ratio for i, customer, ratio in near.get((k[0], k[2]), []) if customer in (None, k[1])}
             facts = Facts(result, windows.get(k, {}), elapsed[k], used, coverage.get(k))
             fired += rules.firing(facts, guard or Guard())
-            evaluated |= {AlertKey(rule.value, *k) for rule in rules.Rule if rule is not rules.Rule.DATA_MISSING}
+            # data-missing of an objective is judged only when its last hour was measured (not
+            # at night for office hours): an unmeasured hour neither starts nor resolves it.
+            judged = [r for r in rules.Rule if r is not rules.Rule.DATA_MISSING or k in coverage]
+            evaluated |= {AlertKey(rule.value, *k) for rule in judged}
         failures = select(watermarks.c.source, func.max(watermarks.c.failures_in_row)).group_by(watermarks.c.source)
         for source, in_row in conn.execute(failures):
             evaluated.add(AlertKey(rules.Rule.DATA_MISSING.value, rules.OPERATIONS, rules.OPERATIONS, source))
@@ -131,12 +137,12 @@ def evaluate(
 
 
 def _clock_facts(
-    conn: Any, catalogue: Catalogue, now: datetime, windows: Mapping[tuple[str, str, str], Mapping[str, Window]]
+    conn: Any, catalogue: Catalogue, now: datetime, hour_coverage: Mapping[tuple[str, str, str], float]
 ) -> tuple[dict[tuple[str, str, str], float], dict[tuple[str, str], list[tuple[str, str | None, float]]]]:
-    """Coverage of the last hour of counted time (availability objectives with
-    `missing_data: ignore`, whose 1h window total is the seconds with data; None when the
-    hour holds under 10 counted minutes), and the open incidents that have used ≥ 80 % of
-    their `within` per (agreement, objective): (incident, customer or None, used ratio)."""
+    """Coverage of the last hour of counted time of availability objectives (the stored 1h
+    burn-rate window's; left out when the hour holds under 10 counted minutes, as at night
+    for an office-hours objective), and the open incidents that have used ≥ 80 % of their
+    `within` per (agreement, objective): (incident, customer or None, used ratio)."""
     now_s = now.timestamp()
     coverage: dict[tuple[str, str, str], float] = {}
     near: dict[tuple[str, str], list[tuple[str, str | None, float]]] = {}
@@ -150,14 +156,13 @@ def _clock_facts(
     open_times = OpenTimes()
     for context in work:
         o, agreement = context.objective, context.agreement
-        if o.type is ObjectiveType.AVAILABILITY and o.missing_data is MissingData.IGNORE:
+        if o.type is ObjectiveType.AVAILABILITY:
             span = reach(agreement, now_s, 3600.0)
             counted_s = counted_time(context.calendar, span, context.excluded).measure if span else 0.0
             if counted_s >= 600.0:
                 for customer in agreement.customers:
-                    hour = windows.get((agreement.id, customer, o.id), {}).get("1h")
-                    if hour is not None:
-                        coverage[(agreement.id, customer, o.id)] = min(1.0, hour.total / counted_s)
+                    if (agreement.id, customer, o.id) in hour_coverage:
+                        coverage[(agreement.id, customer, o.id)] = hour_coverage[(agreement.id, customer, o.id)]
         elif context in incident_work:
             assert o.within_s is not None
             for incident in open_incidents:

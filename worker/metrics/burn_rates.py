@@ -77,7 +77,7 @@ def _rows(
 ) -> list[StoredBurnRate]:
     agreement, objective = context.agreement.id, context.objective.id
     return [
-        StoredBurnRate(agreement, customer, objective, s.window, s.good, s.bad, s.total, s.burn_rate, now)
+        StoredBurnRate(agreement, customer, objective, s.window, s.good, s.bad, s.total, s.burn_rate, now, s.coverage)
         for customer in (customers if customers is not None else context.agreement.customers)
         for s in scores
     ]

@@ -142,14 +142,16 @@ def render_board(engine: Engine, catalogue: Catalogue, period: str, now: datetim
     return Rendered(document, render_document(document, report.issued, results_csv(report.results)), report.final)
 
 
-def _write_folder(root: Path, relative: str, files: dict[str, bytes]) -> Path:
+def _write_folder(root: Path, relative: str, files: dict[str, bytes], *, replace: bool = False) -> Path:
     """Write the files into root/relative at once (a temporary folder renamed into place);
-    a folder already there (same hash) is kept. The folder stays inside `root` (a path that
-    resolves outside it is refused) and nothing in it is readable by other users."""
+    a folder already there (same hash) is kept, unless `replace` (a `--out` copy, whose name
+    has no hash) asks for it to give way. The folder stays inside `root` (a path that resolves
+    outside it is refused) and nothing in it is readable by other users: the kept reports and
+    their `--out` copies alike, whatever the umask or the files already there."""
     target = root / relative
     if not target.resolve().is_relative_to(root.resolve()):
         raise ValueError(f"report folder {relative!r} is outside the reports folder")
-    if target.is_dir():
+    if target.is_dir() and not replace:
         return target
     target.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(dir=target.parent, prefix=".writing-"))  # mode 0700
@@ -159,6 +161,8 @@ def _write_folder(root: Path, relative: str, files: dict[str, bytes]) -> Path:
             path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
             with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640), "wb") as out:
                 out.write(data)
+        if replace and target.is_dir():
+            shutil.rmtree(target)
         os.rename(temporary, target)
     except OSError:
         shutil.rmtree(temporary, ignore_errors=True)
@@ -259,9 +263,11 @@ def send(
     now: datetime,
     *,
     resend: bool = False,
+    claim_timeout_s: float = STALE_CLAIM_S,
 ) -> Outcome:
     """Send one stored report to its customer's `contacts.reports`, at most once per send
-    generation (see the module's docstring)."""
+    generation (see the module's docstring). A `sending` claim older than `claim_timeout_s`
+    (setting SLA_REPORT_CLAIM_TIMEOUT) belongs to a process that died: it is taken over."""
     folder = reports_dir / stored.directory
     base = Outcome(stored.kind, stored.customer, stored.period, folder, final=stored.final)
     recipients = _recipients(catalogue, stored.kind, stored.customer)
@@ -276,7 +282,7 @@ def send(
         report_store.set_filed(conn, stored.id, False)
         if resend and not report_store.new_generation(conn, stored.id):
             return _with(base, status=report_store.SENDING, note="a send is in progress: not sent again")
-        claimed = report_store.claim_send(conn, stored.id, now, STALE_CLAIM_S)
+        claimed = report_store.claim_send(conn, stored.id, now, claim_timeout_s)
     if claimed is None:
         with read_only(engine) as conn:
             current = report_store.get_report(conn, stored.id)
@@ -331,6 +337,7 @@ def run_reports(
     resend: bool = False,
     out: Path | None = None,
     progress: Callable[[str], None] = lambda _m: None,
+    claim_timeout_s: float = STALE_CLAIM_S,
 ) -> list[Outcome]:
     """Generate (or reuse) the reports of `period` — the customers given (default: every
     customer with results in the period) and the board report — send them when a mailer is
@@ -345,14 +352,14 @@ def run_reports(
         stored, generated = produce(engine, catalogue, reports_dir, kind, customer, period, now)
         folder = reports_dir / stored.directory
         if mailer is not None:
-            outcome = send(engine, catalogue, reports_dir, mailer, sender, stored, now, resend=resend)
+            outcome = send(engine, catalogue, reports_dir, mailer, sender, stored, now, resend=resend, claim_timeout_s=claim_timeout_s)
         else:
             outcome = Outcome(kind, customer, period, folder, final=stored.final, status=stored.status,
                               note="" if stored.final else "period to date (not final)")
         outcome = _with(outcome, generated=generated, directory=folder)
-        if out is not None:
-            target = out / f"{period}-{customer or 'board'}"
-            shutil.copytree(folder, target, dirs_exist_ok=True)
+        if out is not None:  # written as the kept files are, not copied with their modes and the umask
+            files = {name: (folder / name).read_bytes() for name in stored.files}
+            target = _write_folder(out, f"{period}-{customer or 'board'}", files, replace=True)
             outcome = _with(outcome, note=(outcome.note + "; " if outcome.note else "") + f"copied to {target}")
         outcomes.append(outcome)
     return outcomes
@@ -373,6 +380,7 @@ def send_due_reports(
     now: datetime,
     grace_s: float,
     progress: Callable[[str], None] = lambda _m: None,
+    claim_timeout_s: float = STALE_CLAIM_S,
 ) -> list[Outcome]:
     """The monthly run (beat, 1st of the month): once the previous period is final, every
     customer with `contacts.reports` and results gets its report, once; the board report is
@@ -393,7 +401,7 @@ def send_due_reports(
         customers = [c for c in present if catalogue.customers[c].contacts.reports]
         outcomes += run_reports(
             engine, catalogue, reports_dir, period, now, customers=customers, board=True, mailer=mailer,
-            sender=sender, progress=progress,
+            sender=sender, progress=progress, claim_timeout_s=claim_timeout_s,
         )
     else:
         log.info("reports for %s wait until the period is final", period)
@@ -403,7 +411,7 @@ def send_due_reports(
             if r.period != period and r.kind == "customer" and r.final
         ]
     for stored in retry:
-        outcomes.append(send(engine, catalogue, reports_dir, mailer, sender, stored, now))
+        outcomes.append(send(engine, catalogue, reports_dir, mailer, sender, stored, now, claim_timeout_s=claim_timeout_s))
     return outcomes
 
 

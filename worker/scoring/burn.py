@@ -42,13 +42,16 @@ LONGEST_WINDOW_S = max(WINDOWS.values())
 
 @dataclass(frozen=True)
 class WindowScore:
-    """good, bad and total inside one window, and the burn rate they give (None: no data)."""
+    """good, bad and total inside one window, the burn rate they give (None: no data), and
+    for availability the share of the window's counted time that has data (SPEC 6 coverage,
+    read by the data-missing alert whatever the missing-data policy)."""
 
     window: str
     good: float
     bad: float
     total: float
     burn_rate: float | None
+    coverage: float | None = None
 
 
 def burn_rate(bad: float, total: float, target: float) -> float | None:
@@ -115,9 +118,8 @@ def sample_window_scores(context: ObjectiveContext, tallies: dict[str, Tally | N
             score = availability_score(tally, objective.missing_data)
         else:
             score = count_score(tally.good, tally.total)
-        scores.append(
-            WindowScore(name, score.good, score.bad, score.total, burn_rate(score.bad, score.total, objective.target))
-        )
+        rate = burn_rate(score.bad, score.total, objective.target)
+        scores.append(WindowScore(name, score.good, score.bad, score.total, rate, score.coverage))
     return scores
 
 

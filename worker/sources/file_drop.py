@@ -8,13 +8,20 @@ rows are stored, so nothing is lost and nothing counted twice.
 
 Writers should write under a temporary name (not ending in `.csv`, e.g. `x.csv.part`) and
 rename when done; files modified in the last two seconds are left for the next run.
+
+One run at a time works a folder (`folder_lock`): a second run, started while the first is
+still busy with a burst of files, skips the folder instead of racing it file by file (both
+would read and store every file, one of them in vain, holding two worker processes).
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +36,7 @@ from worker.storage.engine import read_only
 from worker.storage.watermarks import claim_file, get_ingested_file, record_success
 
 SETTLE_S = 2.0
+LOCK_NAME = ".sla-worker.lock"  # a dot name: never taken for a dropped file
 
 
 class AlreadyIngested(Exception):
@@ -64,6 +72,32 @@ def waiting_files(directory: Path, now: datetime) -> list[Path]:
         if now.timestamp() - modified >= SETTLE_S:
             ready.append((modified, path.name, path))
     return [p for _, _, p in sorted(ready)]
+
+
+@contextmanager
+def folder_lock(directory: Path) -> Iterator[bool]:
+    """Hold the drop folder for one run: yields True when this run may take its files, False
+    when another process (or another run in this one) holds it. An `flock` on a lock file in
+    the folder: the kernel lets go of it when its holder exits, however it dies, so a crashed
+    worker never leaves the folder locked — the next run takes over at once. A folder that
+    cannot hold the lock (absent, read-only, on a filesystem without locks) is taken
+    unlocked: the content-hash claim still stores every file once."""
+    try:
+        descriptor = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o640)
+    except OSError:
+        yield True
+        return
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held = True
+        except BlockingIOError:
+            held = False  # another run has it
+        except OSError:
+            held = True  # a filesystem without locks (ENOLCK): taken unlocked, as above
+        yield held
+    finally:
+        os.close(descriptor)  # releases the lock
 
 
 def process_file(engine: Engine, catalogue: Catalogue, source_id: str, path: Path, now: datetime) -> DropOutcome:

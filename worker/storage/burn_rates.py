@@ -32,6 +32,7 @@ class StoredBurnRate:
     total: float
     burn_rate: float | None  # None: no counted data in the window
     computed_at: datetime
+    coverage: float | None = None  # availability: share of the window's counted time with data
 
 
 def upsert_burn_rates(conn: Connection, rows: Sequence[StoredBurnRate]) -> int:
@@ -41,7 +42,7 @@ def upsert_burn_rates(conn: Connection, rows: Sequence[StoredBurnRate]) -> int:
     insert = dialect_insert(conn)(burn_rates)
     stmt = insert.on_conflict_do_update(
         index_elements=_KEYS,
-        set_={c: insert.excluded[c] for c in ("good", "bad", "total", "burn_rate", "computed_at")},
+        set_={c: insert.excluded[c] for c in ("good", "bad", "total", "burn_rate", "computed_at", "coverage")},
         where=burn_rates.c.computed_at <= insert.excluded.computed_at,
     )
     values = [
@@ -55,6 +56,7 @@ def upsert_burn_rates(conn: Connection, rows: Sequence[StoredBurnRate]) -> int:
             "total": float(r.total),
             "burn_rate": None if r.burn_rate is None else float(r.burn_rate),
             "computed_at": r.computed_at,
+            "coverage": None if r.coverage is None else float(r.coverage),
         }
         for r in rows
     ]
@@ -76,7 +78,7 @@ def load_burn_rates(conn: Connection, agreements: Collection[str] | None = None)
     return [
         StoredBurnRate(
             row.agreement, row.customer, row.objective, row.window, row.good, row.bad, row.total, row.burn_rate,
-            row.computed_at,
+            row.computed_at, row.coverage,
         )
         for row in conn.execute(query)
     ]

@@ -225,6 +225,7 @@ burn_rates = Table(
     Column("bad", Double, nullable=False),
     Column("total", Double, nullable=False),
     Column("burn_rate", Double, nullable=True),  # NULL: no counted data in the window
+    Column("coverage", Double, nullable=True),  # availability: (up + down) / counted seconds; else NULL
     Column("computed_at", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("agreement", "customer", "objective", "window"),
 )

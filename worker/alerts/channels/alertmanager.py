@@ -5,13 +5,14 @@ repeats; we re-post while firing (each repeat) and post once with `endsAt` on re
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from typing import Any
 
-from worker import http
 from worker.alerts.channels import lines
-from worker.alerts.channels.webhook import labels, post_json
+from worker.alerts.channels.webhook import channel_url, labels, post_json
 from worker.domain.model import Channel
+from worker.http import address
 from worker.storage.alerts import Notification
 
 
@@ -33,6 +34,6 @@ def alerts(notification: Notification) -> list[dict[str, Any]]:
 
 
 def send(channel: Channel, notification: Notification, env: Mapping[str, str] | None = None) -> None:
-    url = str(channel.options["url"]).rstrip("/") + "/api/v2/alerts"
+    url = channel_url(channel, os.environ if env is None else env).rstrip("/") + "/api/v2/alerts"
     data = json.dumps(alerts(notification)).encode()
-    post_json(url, data, {"Idempotency-Key": notification.idempotency_key}, f"alertmanager {channel.id} ({http.safe_url(url)})")
+    post_json(url, data, {"Idempotency-Key": notification.idempotency_key}, f"alertmanager {channel.id} ({address(url)})")

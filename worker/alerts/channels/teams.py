@@ -9,8 +9,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from worker.alerts.channels import lines, title
-from worker.alerts.channels.webhook import channel_url, post_json, where
+from worker.alerts.channels.webhook import channel_url, post_json
 from worker.domain.model import Channel
+from worker.http import address
 from worker.storage.alerts import Notification
 
 
@@ -38,4 +39,4 @@ def card(notification: Notification) -> dict[str, Any]:
 def send(channel: Channel, notification: Notification, env: Mapping[str, str] | None = None) -> None:
     url = channel_url(channel, os.environ if env is None else env)
     data = json.dumps(card(notification)).encode()
-    post_json(url, data, {"Idempotency-Key": notification.idempotency_key}, f"teams {channel.id} ({where(url)})")
+    post_json(url, data, {"Idempotency-Key": notification.idempotency_key}, f"teams {channel.id} ({address(url)})")

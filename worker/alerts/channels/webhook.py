@@ -11,7 +11,6 @@ import json
 import os
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -31,14 +30,6 @@ def channel_url(channel: Channel, env: Mapping[str, str]) -> str:
     if not value:
         raise PermanentError(f"channel {channel.id}: environment variable {name} is not set (it should hold the URL)")
     return value
-
-
-def where(url: str) -> str:
-    """The channel's address fit for a message or a stored error: scheme, host and port only.
-    A URL from `url_env` is a secret (Teams, Slack and others put the key in the path or query)."""
-    parts = urlsplit(url)
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{parts.hostname or ''}{port}"
 
 
 def fingerprint(alert: Mapping[str, Any]) -> str:
@@ -112,4 +103,4 @@ def send(channel: Channel, notification: Notification, env: Mapping[str, str] | 
         if not secret:
             raise PermanentError(f"channel {channel.id}: environment variable {secret_env} is not set (the signing secret)")
         headers["X-SLA-Signature"] = sign(secret, data)
-    post_json(url, data, headers, f"webhook {channel.id} ({where(url)})")
+    post_json(url, data, headers, f"webhook {channel.id} ({http.address(url)})")
