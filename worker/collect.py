@@ -54,7 +54,7 @@ from worker.sources.base import CollectorFactory, Fetched
 from worker.storage import incidents as incident_store
 from worker.storage.coordination import acquire_lease, record_changes, release_lease
 from worker.storage.engine import read_only
-from worker.storage.watermarks import list_watermarks, record_failure, record_success
+from worker.storage.watermarks import Progress, list_watermarks, record_failure, record_success
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +194,7 @@ def _take_lease(engine: Engine, name: str, holder: str) -> bool:
 def _store_batch(engine: Engine, source: Source, batch: list[Fetched], now: datetime, report: SourceReport) -> None:
     changes = Changes()
     done: list[StreamReport] = []
+    progress: list[Progress] = []
     with engine.begin() as conn:
         for fetched in batch:
             if fetched.error is not None:
@@ -208,12 +209,13 @@ def _store_batch(engine: Engine, source: Source, batch: list[Fetched], now: date
                 stored += store_sample_arrays(conn, service, signal, fetched.at_ms, fetched.value, changes)
             if fetched.incidents:
                 stored += store_incident_list(conn, fetched.incidents, changes, now)
-            record_success(conn, source.id, fetched.stream, fetched.position, now, stored, fetched.refused)
+            progress.append(Progress(fetched.stream, fetched.position, stored, fetched.refused))
             done.append(
                 StreamReport(
                     fetched.stream, stored, fetched.refused, fetched.ignored, detail=fetched.detail, reasons=fetched.reasons
                 )
             )
+        record_success(conn, source.id, now, progress)
         record_changes(conn, changes.rows(), now)
     report.streams.extend(done)
     report.changed = report.changed or bool(changes)

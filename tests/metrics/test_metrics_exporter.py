@@ -32,7 +32,7 @@ from worker.storage.burn_rates import load_burn_rates
 from worker.storage.engine import read_only
 from worker.storage.results import load_results, upsert_results
 from worker.storage.task_durations import record_duration
-from worker.storage.watermarks import record_failure, record_success
+from worker.storage.watermarks import Progress, record_failure, record_success
 
 UTC = timezone.utc
 CASE = Path(__file__).resolve().parents[1] / "golden" / "trust-2026-10"
@@ -304,11 +304,11 @@ def test_a_later_refresh_replaces_the_burn_rates_and_an_earlier_one_does_not(gol
 def test_source_counters_add_up_the_watermarks_of_every_stream(engine, catalogue):
     at = datetime(2026, 10, 20, 12, tzinfo=UTC)
     with engine.begin() as conn:
-        record_success(conn, "drop", "epr/up", None, at, samples_stored=100, rows_refused=2)
-        record_success(conn, "drop", "pacs/up", None, at + timedelta(minutes=1), samples_stored=50)
-        record_success(conn, "drop", "epr/latency_ms", None, at, samples_stored=7, rows_refused=1)
-        record_success(conn, "drop", "incidents", None, at, samples_stored=3, rows_refused=4)
-        record_success(conn, "prom", "epr/up", None, at - timedelta(hours=1), samples_stored=60)
+        record_success(conn, "drop", at, [Progress("epr/up", stored=100, refused=2)])
+        record_success(conn, "drop", at + timedelta(minutes=1), [Progress("pacs/up", stored=50)])
+        record_success(conn, "drop", at, [Progress("epr/latency_ms", stored=7, refused=1)])
+        record_success(conn, "drop", at, [Progress("incidents", stored=3, refused=4)])
+        record_success(conn, "prom", at - timedelta(hours=1), [Progress("epr/up", stored=60)])
         record_failure(conn, "prom", "epr/up", at, "connection refused")
         record_failure(conn, "prom", "epr/up", at + timedelta(minutes=1), "connection refused")
         record_failure(conn, "prom", "pacs/up", at, "connection refused")
@@ -381,7 +381,7 @@ def test_reports_sent_count_successful_sends_per_kind(engine, catalogue):
 def test_every_spec_10_family_is_served_with_its_type_and_labels(golden, catalogue):
     refresh_burn_rates(golden, catalogue, DURING)
     with golden.begin() as conn:
-        record_success(conn, "drop", "epr/up", None, DURING, samples_stored=1)
+        record_success(conn, "drop", DURING, [Progress("epr/up", stored=1)])
         record_duration(conn, "sla.collect", 0.5)
     families = {f.name: f for f in text_string_to_metric_families(exposition(golden, catalogue, DURING))}
     expected = {
@@ -410,7 +410,7 @@ def test_every_spec_10_family_is_served_with_its_type_and_labels(golden, catalog
 def test_the_fast_rendering_gives_the_same_bytes_as_prometheus_client(golden, catalogue):
     refresh_burn_rates(golden, catalogue, DURING)
     with golden.begin() as conn:
-        record_success(conn, "drop", "epr/up", None, DURING, samples_stored=1, rows_refused=1)
+        record_success(conn, "drop", DURING, [Progress("epr/up", stored=1, refused=1)])
         record_failure(conn, "drop", "incidents", DURING, "bad file")
         record_duration(conn, 'odd "task"\\name', 0.5)  # escaping of label values
     registry = make_registry(golden, lambda: catalogue, lambda: DURING)

@@ -29,7 +29,7 @@ from worker.storage.engine import make_engine
 from worker.storage.migrate import upgrade
 from worker.storage.results import upsert_results
 from worker.storage.task_durations import record_duration
-from worker.storage.watermarks import record_success
+from worker.storage.watermarks import Progress, record_success
 
 ROOT = Path(__file__).resolve().parents[2]
 CASE = ROOT / "tests" / "golden" / "trust-2026-10"
@@ -101,7 +101,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
     with engine.begin() as conn:
         for period in periods:
             upsert_results(conn, golden_results_for(period), computed_at=now)
-        record_success(conn, "drop", "epr/up", None, now, samples_stored=44640, rows_refused=3)
+        record_success(conn, "drop", now, [Progress("epr/up", stored=44640, refused=3)])
         record_duration(conn, "sla.score_pending", 1.2)
         record_duration(conn, "sla.score_pending", 0.3)
     engine.dispose()

@@ -22,7 +22,7 @@ from worker.metrics.burn_rates import refresh_burn_rates
 from worker.metrics.exposition import render
 from worker.metrics.server import make_registry
 from worker.storage.task_durations import record_duration
-from worker.storage.watermarks import record_failure, record_success
+from worker.storage.watermarks import Progress, record_failure, record_success
 
 ROOT = Path(__file__).resolve().parents[2]
 CASE = ROOT / "tests" / "golden" / "trust-2026-10"
@@ -48,7 +48,7 @@ def test_the_exposition_passes_promtool_check_metrics_with_no_warning(engine: En
     pipeline.score_period(engine, catalogue, "2026-10", DURING, 6 * 3600.0)
     refresh_burn_rates(engine, catalogue, DURING)
     with engine.begin() as conn:
-        record_success(conn, "drop", "epr/up", None, DURING, samples_stored=10, rows_refused=1)
+        record_success(conn, "drop", DURING, [Progress("epr/up", stored=10, refused=1)])
         record_failure(conn, "drop", "incidents", DURING, "unreadable file")
         for seconds in (0.02, 1.5, 45.0):
             record_duration(conn, "sla.score_pending", seconds)

@@ -15,7 +15,7 @@ from worker.storage.burn_rates import StoredBurnRate, burn_rate_values, load_bur
 from worker.storage.engine import read_only
 from worker.storage.tables import task_durations
 from worker.storage.task_durations import BUCKETS, bucket_of, load_histograms, record_duration
-from worker.storage.watermarks import get_watermark, record_failure, record_success
+from worker.storage.watermarks import Progress, get_watermark, record_failure, record_success
 
 T = datetime(2026, 10, 20, 12, 0, tzinfo=timezone.utc)
 
@@ -104,7 +104,7 @@ def test_a_source_failure_total_keeps_counting_across_successes(engine: Engine):
     with engine.begin() as conn:
         record_failure(conn, "prom", "epr/up", T, "timeout")
         record_failure(conn, "prom", "epr/up", T + timedelta(minutes=1), "timeout")
-        record_success(conn, "prom", "epr/up", "2026-10-20T12:02:00Z", T + timedelta(minutes=2), samples_stored=2)
+        record_success(conn, "prom", T + timedelta(minutes=2), [Progress("epr/up", "2026-10-20T12:02:00Z", stored=2)])
         record_failure(conn, "prom", "epr/up", T + timedelta(minutes=3), "timeout")
     with read_only(engine) as conn:
         mark = get_watermark(conn, "prom", "epr/up")

@@ -8,6 +8,8 @@ with SLA_TEST_REQUIRE_PROMETHEUS set (CI) a missing binary is a failure.
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -222,3 +224,79 @@ def test_an_unreachable_prometheus_fails_every_signal_at_once(engine: Engine, tm
     [report] = collect(engine, catalogue, at(END_S))
     assert time.monotonic() - started < 5
     assert len(report.failed) == 50 and all("cannot be reached" in s.error for s in report.failed)
+
+
+class StallingProxy:
+    """A TCP proxy on loopback in front of the real Prometheus that, while `stalled`, accepts
+    connections and never answers: Prometheus timing out, as a slow query or a hung server does."""
+
+    def __init__(self, upstream_port: int):
+        self.upstream_port, self.stalled = upstream_port, threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        with client:
+            if self.stalled.is_set():
+                client.recv(65536)
+                time.sleep(30)  # the source gives up long before
+                return
+            with socket.create_connection(("127.0.0.1", self.upstream_port)) as upstream:
+                threading.Thread(target=self._pipe, args=(upstream, client), daemon=True).start()
+                self._pipe(client, upstream)
+
+    @staticmethod
+    def _pipe(source: socket.socket, target: socket.socket) -> None:
+        try:
+            while chunk := source.recv(65536):
+                target.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            try:
+                target.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_a_prometheus_that_times_out_stores_nothing_and_the_next_run_catches_up_exactly(
+    engine: Engine, tmp_path: Path, prometheus: Prometheus, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    proxy = StallingProxy(prometheus.port)
+    try:
+        text = (
+            "sources:\n"
+            f'  - {{id: prom, kind: prometheus, url: "http://127.0.0.1:{proxy.port}", step: 15s, timeout: 1s, '
+            f"user: sla, password_env: {PASSWORD_ENV}}}\n"
+            f"services:\n{EPR}"
+        )
+        catalogue = load_catalogue(write_config(tmp_path / "config", text))
+        first_now = START_S + DAY_S + DAY_S // 2
+        proxy.stalled.set()
+        started = time.monotonic()
+        [stalled] = collect(engine, catalogue, at(first_now))
+        assert time.monotonic() - started < 15, "a hung Prometheus must not hold the run"
+        assert {s.stream for s in stalled.failed} == {"epr/up", "epr/latency_ms"}
+        assert all("timed out" in s.error for s in stalled.failed)
+        assert stored_samples(engine) == {}
+        proxy.stalled.clear()
+        [recovered] = collect(engine, catalogue, at(first_now + 600))
+    finally:
+        proxy.close()
+    assert not recovered.failed
+    assert stored_samples(engine) == expected(first_now + 600 - DAY_S, first_now + 600)
+    with read_only(engine) as conn:
+        assert {m.stream: m.failures_in_row for m in list_watermarks(conn, "prom")} == {"epr/up": 0, "epr/latency_ms": 0}

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import Engine
 
 from worker.storage.watermarks import (
+    Progress,
     claim_file,
     get_ingested_file,
     get_watermark,
@@ -26,9 +27,9 @@ def test_an_unknown_stream_has_no_watermark(engine: Engine) -> None:
 
 def test_successes_move_the_position_and_add_up_the_counts(engine: Engine) -> None:
     with engine.begin() as conn:
-        record_success(conn, "prom", "epr/up", "2026-10-01T11:00:00Z", T, samples_stored=60, rows_refused=1)
-        record_success(conn, "prom", "epr/up", "2026-10-01T12:00:00Z", T + timedelta(hours=1), samples_stored=60)
-        record_success(conn, "prom", "epr/up", None, T + timedelta(hours=2))  # nothing new: keep position
+        record_success(conn, "prom", T, [Progress("epr/up", "2026-10-01T11:00:00Z", stored=60, refused=1)])
+        record_success(conn, "prom", T + timedelta(hours=1), [Progress("epr/up", "2026-10-01T12:00:00Z", stored=60)])
+        record_success(conn, "prom", T + timedelta(hours=2), [Progress("epr/up")])  # nothing new: keep position
     with engine.connect() as conn:
         mark = get_watermark(conn, "prom", "epr/up")
     assert mark is not None
@@ -39,9 +40,22 @@ def test_successes_move_the_position_and_add_up_the_counts(engine: Engine) -> No
     assert mark.last_failure_at is None and mark.last_error is None
 
 
+def test_one_success_records_every_stream_of_a_run_each_with_its_own_counts(engine: Engine) -> None:
+    streams = [Progress(f"svc{n:03d}/up", None, stored=n, refused=n % 2) for n in range(300)]
+    with engine.begin() as conn:
+        record_success(conn, "drop", T, streams)
+        record_success(conn, "drop", T + timedelta(minutes=1), streams[:2])
+    with engine.connect() as conn:
+        marks = {m.stream: m for m in list_watermarks(conn, source="drop")}
+    assert len(marks) == 300
+    assert (marks["svc000/up"].samples_stored, marks["svc001/up"].samples_stored) == (0, 2)
+    assert (marks["svc299/up"].samples_stored, marks["svc299/up"].rows_refused) == (299, 1)
+    assert marks["svc001/up"].last_success_at == T + timedelta(minutes=1) and marks["svc002/up"].last_success_at == T
+
+
 def test_failures_count_in_a_row_until_the_next_success(engine: Engine) -> None:
     with engine.begin() as conn:
-        record_success(conn, "prom", "epr/up", "p1", T, samples_stored=5)
+        record_success(conn, "prom", T, [Progress("epr/up", "p1", stored=5)])
         for n in range(3):
             record_failure(conn, "prom", "epr/up", T + timedelta(minutes=n + 1), f"timeout {n}")
         record_failure(conn, "itsm", "incidents", T, "401 Unauthorized")
@@ -53,7 +67,7 @@ def test_failures_count_in_a_row_until_the_next_success(engine: Engine) -> None:
         assert [(m.source, m.stream) for m in list_watermarks(conn)] == [("itsm", "incidents"), ("prom", "epr/up")]
         assert [m.stream for m in list_watermarks(conn, source="itsm")] == ["incidents"]
     with engine.begin() as conn:
-        record_success(conn, "prom", "epr/up", "p2", T + timedelta(minutes=10))
+        record_success(conn, "prom", T + timedelta(minutes=10), [Progress("epr/up", "p2")])
     with engine.connect() as conn:
         recovered = get_watermark(conn, "prom", "epr/up")
     assert recovered is not None and recovered.failures_in_row == 0 and recovered.position == "p2"

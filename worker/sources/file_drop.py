@@ -33,7 +33,7 @@ from worker.inputs.common import Refusal, detect_kind
 from worker.pipeline import IngestReport, store_input
 from worker.storage.coordination import record_changes
 from worker.storage.engine import read_only
-from worker.storage.watermarks import claim_file, get_ingested_file, record_success
+from worker.storage.watermarks import Progress, claim_file, get_ingested_file, record_success
 
 SETTLE_S = 2.0
 LOCK_NAME = ".sla-worker.lock"  # a dot name: never taken for a dropped file
@@ -113,7 +113,7 @@ def process_file(engine: Engine, catalogue: Catalogue, source_id: str, path: Pat
         problems = [Refusal(1, "not a samples, incidents or maintenance file: unrecognised header").describe(path.name)]
         with engine.begin() as conn:
             if claim_file(conn, digest, path.name, "unknown", 0, 1, now):
-                record_success(conn, source_id, "files", None, now, 0, 1)
+                record_success(conn, source_id, now, [Progress("files", refused=1)])
         return DropOutcome(path, _move(path, "refused", problems), problems=problems)
     with read_only(engine) as conn:
         if get_ingested_file(conn, digest) is not None:
@@ -122,8 +122,8 @@ def process_file(engine: Engine, catalogue: Catalogue, source_id: str, path: Pat
         with engine.begin() as conn:
             report = store_input(conn, catalogue, kind, data, now)
             record_changes(conn, report.changes.rows(), now)
-            for stream, (stored, refused) in file_counts(report).items():
-                record_success(conn, source_id, stream, None, now, stored, refused)
+            counts = file_counts(report).items()
+            record_success(conn, source_id, now, [Progress(stream, None, stored, refused) for stream, (stored, refused) in counts])
             if not claim_file(conn, digest, path.name, kind, report.accepted, report.refused, now):
                 raise AlreadyIngested(path.name)
     except AlreadyIngested:
