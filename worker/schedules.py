@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import yaml
@@ -29,10 +30,17 @@ def load_schedule(directory: Path) -> dict[str, dict]:
 
 
 def _entry(entry: dict) -> dict:
-    unknown = set(entry) - {"task", "cron", "expires"}
+    """`cron` (five crontab fields, Europe/London) or `every` (a duration such as 30s: from
+    the moment beat starts, for jobs that must run more often than once a minute)."""
+    unknown = set(entry) - {"task", "cron", "every", "expires"}
     if unknown:
         raise ValueError(f"unknown keys {sorted(unknown)}")
-    minute, hour, day_of_month, month, day_of_week = str(entry["cron"]).split()
-    schedule = crontab(minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month, day_of_week=day_of_week)
+    if ("cron" in entry) == ("every" in entry):
+        raise ValueError("give cron or every, not both and not neither")
+    if "every" in entry:
+        schedule: crontab | timedelta = timedelta(seconds=parse_duration(entry["every"]))
+    else:
+        minute, hour, day_of_month, month, day_of_week = str(entry["cron"]).split()
+        schedule = crontab(minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month, day_of_week=day_of_week)
     options = {"expires": parse_duration(entry["expires"])} if "expires" in entry else {}
     return {"task": str(entry["task"]), "schedule": schedule, "options": options}

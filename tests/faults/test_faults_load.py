@@ -59,8 +59,8 @@ def test_a_burst_of_200_files_is_stored_once_in_bounded_memory_while_scheduled_j
     now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
     expected = write_burst(tmp_path / "staging", SERVICES, FILES, 24, now)
     env = environment(config, database_url, f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}")
-    # Beat, sped up: every four seconds the collect and notification runs it sends every minute.
-    schedule = [Repeating("sla.collect", 4.0, 50.0), Repeating("sla.deliver_notifications", 4.0, 50.0)]
+    # Beat, sped up: every two seconds the collect and notification runs it sends every minute.
+    schedule = [Repeating("sla.collect", 2.0, 50.0), Repeating("sla.deliver_notifications", 2.0, 50.0)]
 
     run = run_burst(env, tmp_path / "staging", incoming, schedule, tmp_path / "worker.log", timeout_s=120)
 

@@ -16,7 +16,7 @@ def test_of_two_beats_only_one_sends_tasks_and_the_other_stands_by(tmp_path: Pat
     upgrade(database_url)
     schedules = tmp_path / "schedules"
     schedules.mkdir()
-    (schedules / "beat.yaml").write_text('every-minute:\n  task: sla.evaluate_alerts\n  cron: "* * * * *"\n')
+    (schedules / "beat.yaml").write_text("often:\n  task: sla.evaluate_alerts\n  every: 3s\n")
     env = environment(ROOT / "tests" / "golden" / "trust-2026-10" / "config", database_url,
                       f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}", schedules)
     logs = [tmp_path / "beat-1.log", tmp_path / "beat-2.log"]
