@@ -208,7 +208,7 @@ class _Fields:
         try:
             SafeConstructor().flatten_mapping(node)  # YAML merge keys (`<<: *defaults`)
         except yaml.YAMLError as exc:
-            self.ck.refuse(self.at, f"cannot merge: {getattr(exc, 'problem', exc)}")
+            self.ck.refuse(self.at, f"YAML syntax error: cannot merge: {getattr(exc, 'problem', exc)}")
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 self.ck.refuse(self.at.child(key_node, "?"), "a key must be a plain name, not a list or mapping")

@@ -51,7 +51,7 @@ from worker.storage.tables import alert_transitions, notifications, pending_chan
 CUSTOMERS = ("acute", "community", "gpfed", "council")
 SERVICES = ("epr", "pacs", "email")
 DAY = 86400
-EVERY_TASK = ("sla.collect", "sla.score_pending", "sla.evaluate_alerts", "sla.deliver_notifications", "sla.send_monthly_reports")
+BEAT_TASKS = ("sla.collect", "sla.score_pending", "sla.evaluate_alerts", "sla.deliver_notifications")
 CONFIG = """
 sources:
   - {id: drop, kind: file_drop, path: PLACEHOLDER}
@@ -102,15 +102,16 @@ RUNS = [_engine_param(1, "postgresql"), _engine_param(2, "postgresql"), _engine_
 
 def inputs(now: datetime) -> tuple[dict[str, bytes], int]:
     """Every service up every minute from the start of last month until now, with short outages
-    last month and EPR down for the last hour: last month in two files, this month in one."""
+    last month and EPR down for the last hour: last month in three files, this month in one."""
     previous = previous_period(period_of(now.timestamp(), "Europe/London"))
     start_s, end_s = period_bounds(previous, "Europe/London")
     last_s = (int(now.timestamp()) // 60 - 1) * 60
     outages = {"epr": [(start_s + 2 * DAY + 36000, 2700)], "pacs": [(start_s + 9 * DAY + 50000, 1200)],
                "email": [(start_s + 11 * DAY, 300)], }
-    files: dict[str, list[bytes]] = {"last-month-a.csv": [], "last-month-b.csv": [], "this-month.csv": []}
+    files: dict[str, list[bytes]] = {"last-month-a.csv": [], "last-month-b.csv": [], "last-month-c.csv": [], "this-month.csv": []}
     for at in range(int(start_s), last_s + 1, 60):
-        name = "this-month.csv" if at >= end_s else "last-month-a.csv" if at < start_s + 10 * DAY else "last-month-b.csv"
+        part = "a" if at < start_s + 10 * DAY else "b" if at < start_s + 25 * DAY else "c"
+        name = "this-month.csv" if at >= end_s else f"last-month-{part}.csv"
         stamp = datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         for service in SERVICES:
             down = any(o <= at < o + length for o, length in outages[service]) or (service == "epr" and at > last_s - 3600)
@@ -221,22 +222,27 @@ def test_a_worker_killed_at_random_points_loses_duplicates_and_sends_nothing_twi
         "SLA_REPORTS_DIR": str(tmp_path / "reports"), "KILL_TEST_HOOK_URL": hook.url, "SLA_LATE_DATA_GRACE": "0s",
         "SLA_NOTIFICATION_CLAIM_TIMEOUT": "3s", "SLA_REPORT_CLAIM_TIMEOUT": "3s",
     }
-    worker, beat = Worker(env, tmp_path / "worker.log"), FastBeat(broker_url, EVERY_TASK)
+    worker, beat = Worker(env, tmp_path / "worker.log"), FastBeat(broker_url, BEAT_TASKS)
     engine = make_engine(database_url)
     done = lambda: everything_done(engine, last_month, expected)  # noqa: E731
     try:
         worker.start()
-        beat.start()
+        beat.start()  # reports are not sent until the report phase below
+        drop(incoming, "this-month.csv", files["this-month.csv"], 10)  # the outage: alerts
+        wait_for(lambda: hook.requests, 90, "an alert notification to be sent")
+        worker.kill_after(rng.uniform(0.0, 0.5), "alert sent, not committed", lambda: still_sending(engine, notifications))
+
         collects = worker.since_start().count("sla.collect[")
         for age, name in ((30, "last-month-a.csv"), (20, "last-month-b.csv")):
             drop(incoming, name, files[name], age)
         wait_for(lambda: worker.since_start().count("sla.collect[") > collects, 60, "a collection to start", poll_s=0.02)
-        worker.kill_after(rng.uniform(0.1, 1.0), "ingestion", lambda: any(incoming.glob("*.csv")))
-        drop(incoming, "this-month.csv", files["this-month.csv"], 10)  # new data: scoring to do
+        worker.kill_after(rng.uniform(0.05, 0.4), "ingestion", lambda: any(incoming.glob("*.csv")))
+
+        drop(incoming, "last-month-c.csv", files["last-month-c.csv"], 10)  # new data: scoring to do
         wait_for(lambda: changes_waiting(engine), 90, "ingested changes waiting to be scored", poll_s=0.02)
         worker.kill_after(rng.uniform(0.0, 0.3), "scoring", lambda: changes_waiting(engine))
-        wait_for(lambda: hook.requests, 90, "an alert notification to be sent")
-        worker.kill_after(rng.uniform(0.0, 0.5), "alert sent, not committed", lambda: still_sending(engine, notifications))
+
+        beat.tasks = BEAT_TASKS + ("sla.send_monthly_reports",)
         wait_for(lambda: report_mail(smtp), 120, "a report to be sent")
         worker.kill_after(rng.uniform(0.0, 0.5), "report sent, not committed", lambda: still_sending(engine, reports))
         wait_for(done, 120, "every file, result, notification and report")
@@ -251,12 +257,13 @@ def test_a_worker_killed_at_random_points_loses_duplicates_and_sends_nothing_twi
             outbox = conn.execute(select(notifications.c.channel, notifications.c.idempotency_key)).all()
             changes = conn.execute(
                 select(alert_transitions.c.rule, alert_transitions.c.agreement, alert_transitions.c.customer,
-                       alert_transitions.c.objective, alert_transitions.c.event)
+                       alert_transitions.c.objective, alert_transitions.c.event, alert_transitions.c.firing_since)
             ).all()
-        assert len(changes) == len(set(changes)), "an alert transition was recorded twice"
+        assert len(changes) == len(set(changes)), "an alert episode's transition was recorded twice"
         assert_each_key_once(hook, smtp, outbox)
         assert_each_report_once(smtp)
-        assert [hit for *_, hit in worker.kills[2:]] == ["hit", "hit"], f"a kill missed its send: nothing was proven {worker.kills}"
+        sends = [hit for phase, _, hit in worker.kills if "sent" in phase]
+        assert sends == ["hit", "hit"], f"a kill missed its send: nothing was proven {worker.kills}"
     finally:
         engine.dispose()
     print(f"seed {seed}: kills {worker.kills}; {len(hook.requests)} webhook requests for {len(set(hook.keys()))} keys")
