@@ -62,10 +62,7 @@ def test_probes_store_up_and_latency_for_every_way_a_service_can_fail(
     )
     now = datetime(2026, 10, 1, 9, 0, 30, tzinfo=timezone.utc)
     slot_ms = int(datetime(2026, 10, 1, 9, 0, tzinfo=timezone.utc).timestamp() * 1000)
-    started = time.monotonic()
-    [report] = collect(engine, catalogue, now)
-    elapsed = time.monotonic() - started
-    assert elapsed < 5, "probes run concurrently: the slowest (1 s timeout) bounds the run"
+    [report] = collect(engine, catalogue, now)  # concurrency: the three-hundred-probe test below
 
     got = stored_samples(engine)
     up = {svc: values[0][1] for (svc, signal), values in got.items() if signal == "up"}
