@@ -10,9 +10,16 @@ message delays work but never loses it.
 from __future__ import annotations
 
 import logging
+import sqlite3
+from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import Any
 
-from sqlalchemy.exc import DBAPIError, OperationalError
+import psycopg
+from celery import Task
+from celery.utils.time import get_exponential_backoff_interval
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from worker import collect as collect_sources
 from worker import pipeline
@@ -24,16 +31,78 @@ from worker.sources import file_drop
 
 log = logging.getLogger(__name__)
 
-# Retried with exponential back-off and jitter; anything else is a bug or bad data, not retried.
-TRANSIENT = (OperationalError, DBAPIError, TransientError, ConnectionError, TimeoutError)
-RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": 5, "retry_backoff_max": 300, "retry_jitter": True, "max_retries": 8}
+MAX_RETRIES = 8
+RETRY_BACKOFF_S = 5
+RETRY_BACKOFF_MAX_S = 300
+
+# PostgreSQL SQLSTATEs a second attempt can cure: the server lost or refused the connection
+# for now (class 08, 57P01-57P03, 53 out of resources), or the transaction lost a race
+# (40001 serialisation failure, 40P01 deadlock), or waited too long (57014 statement timeout,
+# 55P03 lock timeout). Everything else from the server (a syntax error, a missing table, a
+# unique violation, bad data) fails the same way every time.
+_TRANSIENT_SQLSTATES = ("08", "53", "40001", "40P01", "57014", "57P01", "57P02", "57P03", "55P03")
+# SQLite: another connection holds the lock (busy_timeout ran out). "no such table" is an
+# OperationalError too, but permanent: the error name, not the class, decides.
+_TRANSIENT_SQLITE = ("SQLITE_BUSY", "SQLITE_LOCKED")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """May running the same task again succeed? True only for failures that pass by
+    themselves: lost or refused connections, timeouts, serialisation failures and deadlocks,
+    a locked SQLite file, and outside systems that said so (TransientError). An SQL bug, a
+    constraint violation or bad data fails again on every retry: False, so it is recorded
+    at once instead of retried eight times over half an hour."""
+    if isinstance(exc, (TransientError, ConnectionError, TimeoutError, PoolTimeout, DisconnectionError)):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:  # SQLAlchemy saw a disconnect and dropped the connection
+        return True
+    orig = exc.orig
+    if isinstance(orig, psycopg.Error):
+        sqlstate = orig.sqlstate
+        if sqlstate is None:  # raised by the client, not the server: no connection, or it broke
+            return isinstance(orig, (psycopg.OperationalError, psycopg.InterfaceError))
+        return sqlstate.startswith(_TRANSIENT_SQLSTATES)
+    if isinstance(orig, sqlite3.Error):
+        return (getattr(orig, "sqlite_errorname", "") or "").startswith(_TRANSIENT_SQLITE)
+    return False
+
+
+def retry_countdown(retries: int) -> int:
+    """Seconds before retry number `retries` + 1: exponential from 5 s, capped at 5 min,
+    with full jitter so that workers hit by the same outage do not come back together."""
+    return get_exponential_backoff_interval(
+        factor=RETRY_BACKOFF_S, retries=retries, maximum=RETRY_BACKOFF_MAX_S, full_jitter=True
+    )
+
+
+def _task(name: str) -> Callable[[Callable[..., Any]], Task]:
+    """Register `fn` as a Celery task that is retried (capped, with back-off) when
+    `is_transient` says a retry may cure its failure, and fails at once otherwise. (Celery's
+    own `autoretry_for` goes by exception class, and one class — OperationalError — holds
+    both a lost connection and SQLite's "no such table".)"""
+
+    def register(fn: Callable[..., Any]) -> Task:
+        def run(self: Task, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries)) from exc
+
+        run.__name__, run.__qualname__, run.__doc__, run.__module__ = fn.__name__, fn.__qualname__, fn.__doc__, fn.__module__
+        return app.task(name=name, bind=True, max_retries=MAX_RETRIES)(run)
+
+    return register
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-@app.task(name="sla.collect", **RETRY)
+@_task("sla.collect")
 def collect(source_id: str | None = None) -> int:
     """Run every configured source (or only `source_id`) once (file drops, probes, Prometheus,
     ServiceNow: see worker/collect.py); score what they changed. A file drop whose run left
@@ -74,7 +143,7 @@ def collect(source_id: str | None = None) -> int:
     return sum(r.stored for r in reports)
 
 
-@app.task(name="sla.score_pending", **RETRY)
+@_task("sla.score_pending")
 def score_pending() -> int:
     """Score what new input changed; then evaluate alerts on the new results."""
     rt = runtime()
@@ -85,7 +154,7 @@ def score_pending() -> int:
     return len(results)
 
 
-@app.task(name="sla.reconcile", **RETRY)
+@_task("sla.reconcile")
 def reconcile() -> int:
     """Re-score the running period (and the previous one until it is final) from scratch."""
     rt = runtime()
@@ -104,13 +173,13 @@ def _refresh_burn_rates(rt: Runtime) -> None:
     holds up scoring or alert evaluation."""
     try:
         refresh_burn_rates(rt.engine, rt.catalogue, _now())
-    except TRANSIENT:
-        raise
-    except Exception:
+    except Exception as exc:
+        if is_transient(exc):
+            raise
         log.exception("burn rates not refreshed")
 
 
-@app.task(name="sla.evaluate_alerts", **RETRY)
+@_task("sla.evaluate_alerts")
 def evaluate_alerts() -> int:
     """Alert rules after a scoring run (SPEC 7): new alert state, transitions and outbox rows
     in one transaction (worker/alerts/evaluate.py); then deliver what it wrote. Safe to run
@@ -128,7 +197,7 @@ def evaluate_alerts() -> int:
     return outcome.firing
 
 
-@app.task(name="sla.deliver_notifications", **RETRY)
+@_task("sla.deliver_notifications")
 def deliver_notifications() -> int:
     """Send the due rows of the notification outbox (worker/alerts/delivery.py): claimed one
     by one, retried with capped exponential back-off by the outbox itself (not by Celery),
@@ -145,7 +214,7 @@ def deliver_notifications() -> int:
     return len(report.sent)
 
 
-@app.task(name="sla.send_monthly_reports", **RETRY)
+@_task("sla.send_monthly_reports")
 def send_monthly_reports() -> int:
     """Monthly governance reports (SPEC 8): once the previous period is final, every customer
     with `contacts.reports` gets its report once (claimed per report: a retry or a second run
