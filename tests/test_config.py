@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -10,18 +13,13 @@ import pytest
 
 from worker.config import load_catalogue
 from worker.domain.errors import ConfigError
-from worker.domain.model import VALUE_DOMAINS, MissingData, ObjectiveType
+from worker.domain.model import VALUE_DOMAINS, AgreementKind, Contacts, MissingData, ObjectiveType, Supplier
 
-REPO = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
 EXAMPLE = REPO / "config" / "example"
-
-
-def _golden_config() -> Path:
-    local = REPO / "tests" / "golden" / "trust-2026-10" / "config"
-    return local if local.is_dir() else Path("/work/shared/golden/trust-2026-10/config")
-
-
-GOLDEN = _golden_config()
+GOLDEN = HERE / "golden" / "trust-2026-10" / "config"
+SUPPLIERS_GOLDEN = HERE / "golden" / "suppliers-2026-10" / "config"
 
 # A small valid trust; tests add or replace files to break one thing at a time.
 BASE = {
@@ -235,7 +233,6 @@ def test_spec_section_3_example_loads_as_one_file(tmp_path):
     assert set(catalogue.channels) == {"ops", "teams", "am", "hook"}
 
 
-@pytest.mark.skipif(not GOLDEN.is_dir(), reason="golden trust not present")
 def test_golden_trust_loads_and_maps_to_model_values():
     catalogue = load_catalogue(GOLDEN)
 
@@ -321,7 +318,7 @@ def test_empty_directory_is_refused(tmp_path):
     with pytest.raises(ConfigError) as refused:
         load_catalogue(tmp_path)
 
-    assert refused.value.problems == [f"{tmp_path}: no configuration files (*.yaml) in this directory"]
+    assert refused.value.problems == [f"{tmp_path}: no configuration files (*.yaml or *.yml) in this directory"]
 
 
 def test_missing_directory_is_refused(tmp_path):
@@ -331,13 +328,10 @@ def test_missing_directory_is_refused(tmp_path):
     assert "does not exist" in refused.value.problems[0]
 
 
-def test_yml_file_is_refused_rather_than_silently_ignored(tmp_path):
-    write(tmp_path, {**BASE, "extra.yml": "services: []\n"})
+def test_yml_file_is_read_like_a_yaml_file(tmp_path):
+    write(tmp_path, {**BASE, "extra.yml": "customers:\n  - {id: gpfed, name: GP Federation}\n"})
 
-    with pytest.raises(ConfigError) as refused:
-        load_catalogue(tmp_path)
-
-    assert refused.value.problems == ["extra.yml: rename to extra.yaml: only *.yaml files are read"]
+    assert load_catalogue(tmp_path).customers.keys() == {"acute", "gpfed"}
 
 
 def test_yaml_syntax_error_names_file_and_line(tmp_path):
@@ -1116,3 +1110,190 @@ def test_bad_channel_is_refused_with_a_clear_reason(tmp_path, channel, expected)
     assert problems(tmp_path, channels_yaml=f"channels:\n  - {channel}\n") == [
         f"channels.yaml:2: channels.0.{expected}"
     ]
+
+
+# --- suppliers and underpinning contracts (SPEC 9.2) ------------------------------------------
+
+SUPPLIERS = """\
+    suppliers:
+      - id: carrier
+        name: North Network Services Ltd
+        contacts: {reports: [contracts@trust.nhs.uk]}
+    contracts:
+      - id: wan-2026
+        supplier: carrier
+        effective: {from: 2026-04-01, to: 2028-03-31}
+        review_due: 2028-01-31
+        objectives:
+          - {service: epr, type: availability, target: 99.9, calendar: always}
+    """
+
+
+def contract_problems(tmp_path: Path, contract: str) -> list[str]:
+    """Problems of one contract, written as a flow mapping on line 4 of suppliers.yaml."""
+    return problems(
+        tmp_path,
+        suppliers_yaml=f"""\
+            suppliers:
+              - {{id: carrier, name: North Network Services Ltd}}
+            contracts:
+              - {contract}
+            """,
+    )
+
+
+def test_a_contract_is_an_agreement_of_kind_contract_with_its_supplier_as_customer(tmp_path):
+    catalogue = load(tmp_path, suppliers_yaml=SUPPLIERS)
+
+    assert catalogue.suppliers == {
+        "carrier": Supplier("carrier", "North Network Services Ltd", Contacts(reports=("contracts@trust.nhs.uk",)))
+    }
+    wan = catalogue.agreements["wan-2026"]
+    assert (wan.kind, wan.customers, wan.supplier, wan.timezone) == (
+        AgreementKind.CONTRACT,
+        ("carrier",),
+        "carrier",
+        "Europe/London",
+    )
+    assert (wan.effective_from, wan.effective_to, wan.review_due) == (
+        date(2026, 4, 1),
+        date(2028, 3, 31),
+        date(2028, 1, 31),
+    )
+    (objective,) = wan.objectives
+    assert (objective.id, objective.target, objective.missing_data) == ("epr-availability", 99.9, MissingData.IGNORE)
+    assert catalogue.contracts == {"wan-2026": wan}
+    assert catalogue.customer_agreements.keys() == {"core"}
+    assert catalogue.agreements["core"].kind is AgreementKind.AGREEMENT
+    assert "carrier" not in catalogue.customers
+
+
+def test_a_service_may_name_the_supplier_who_delivers_it(tmp_path):
+    services = textwrap.dedent(BASE["services.yaml"]).replace("    name: Service desk\n", "    name: Service desk\n    supplier: carrier\n")
+    catalogue = load(tmp_path, services_yaml=services, suppliers_yaml=SUPPLIERS)
+
+    assert catalogue.services["desk"].supplier == "carrier"
+    assert catalogue.services["epr"].supplier is None
+
+
+def test_the_golden_suppliers_case_loads_two_suppliers_and_their_contracts():
+    catalogue = load_catalogue(SUPPLIERS_GOLDEN)
+
+    assert {s.id: s.name for s in catalogue.suppliers.values()} == {
+        "hostco": "Hosted Records Ltd",
+        "carrier": "North Network Services Ltd",
+    }
+    assert catalogue.suppliers["carrier"].contacts == Contacts()
+    assert {c.id: c.customers for c in catalogue.contracts.values()} == {
+        "epr-hosting-2026": ("hostco",),
+        "wifi-2026": ("carrier",),
+    }
+    wifi = catalogue.agreements["wifi-2026"]
+    assert (wifi.effective_from, wifi.effective_to, wifi.review_due) == (date(2026, 10, 15), None, None)
+    assert catalogue.services["epr"].supplier == "hostco"
+    assert catalogue.services["wifi"].supplier == "carrier"
+    assert catalogue.services["pacs"].supplier is None
+    assert catalogue.customers.keys() == {"acute", "community", "gpfed", "council"}
+
+
+@pytest.mark.parametrize(
+    ("contract", "expected"),
+    [
+        ("{id: wan, objectives: [{service: epr, type: availability, target: 99, calendar: always}]}",
+         "suppliers.yaml:4: contracts.0.supplier: is required"),
+        ("{id: wan, supplier: carier, objectives: [{service: epr, type: availability, target: 99, calendar: always}]}",
+         "suppliers.yaml:4: contracts.0.supplier: no supplier with id 'carier' is configured; did you mean 'carrier'?"),
+        ("{id: wan, supplier: carrier}", "suppliers.yaml:4: contracts.0.objectives: is required"),
+        ("{id: wan, supplier: carrier, objectives: [{service: epr, type: availability, target: 120, calendar: always}]}",
+         "suppliers.yaml:4: contracts.0.objectives.0.target: must be between 0 and 100, not 120"),
+        ("{id: wan, supplier: carrier, objectives: [{service: epr, type: latency, target: 95, calendar: always}]}",
+         "suppliers.yaml:4: contracts.0.objectives.0.threshold_ms: is required for a latency objective: "
+         "the slowest acceptable time in milliseconds"),
+        ("{id: wan, supplier: carrier, customers: [acute], "
+         "objectives: [{service: epr, type: availability, target: 99, calendar: always}]}",
+         "suppliers.yaml:4: contracts.0.customers: unknown field; expected one of: "
+         "id, supplier, effective, review_due, objectives"),
+        ("{id: wan, supplier: carrier, effective: {from: 2026-04-01, to: 2026-03-01}, "
+         "objectives: [{service: epr, type: availability, target: 99, calendar: always}]}",
+         "suppliers.yaml:4: contracts.0.effective.to: must not be before from (2026-04-01)"),
+    ],
+)
+def test_a_bad_contract_is_refused_like_a_bad_agreement(tmp_path, contract, expected):
+    assert contract_problems(tmp_path, contract) == [expected]
+
+
+def test_a_contract_id_may_not_be_an_agreement_id(tmp_path):
+    found = contract_problems(
+        tmp_path, "{id: core, supplier: carrier, objectives: [{service: epr, type: availability, target: 99, calendar: always}]}"
+    )
+
+    assert found == [
+        "suppliers.yaml:4: contracts.0.id: contract id 'core' is already used by the agreement at agreements.yaml:2 "
+        "(agreements.0.id): results are listed by agreement or contract id"
+    ]
+
+
+def test_a_supplier_id_may_not_be_a_customer_id(tmp_path):
+    found = problems(tmp_path, suppliers_yaml="suppliers:\n  - {id: acute, name: Acute Hosting Ltd}\n")
+
+    assert found == [
+        "suppliers.yaml:2: suppliers.0.id: supplier id 'acute' is already used by the customer at customers.yaml:2 "
+        "(customers.0.id): results are listed by customer or supplier id"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("supplier", "expected"),
+    [
+        ("{id: carrier}", "suppliers.0.name: is required"),
+        ("{id: carrier, name: Carrier, contacts: {alerts: [noc@carrier.example]}}",
+         "suppliers.0.contacts.alerts: a supplier gets reports only; alerts go to the channels (section 7)"),
+        ("{id: carrier, name: Carrier, contacts: {reports: [carrier]}}",
+         "suppliers.0.contacts.reports.0: 'carrier' is not an email address"),
+        ("{id: carrier, name: Carrier, phone: '0113 496 0000'}",
+         "suppliers.0.phone: unknown field; expected one of: id, name, contacts"),
+    ],
+)
+def test_a_bad_supplier_is_refused(tmp_path, supplier, expected):
+    assert problems(tmp_path, suppliers_yaml=f"suppliers:\n  - {supplier}\n") == [f"suppliers.yaml:2: {expected}"]
+
+
+def test_a_service_naming_an_unknown_supplier_is_refused(tmp_path):
+    services = textwrap.dedent(BASE["services.yaml"]).replace("    name: Service desk\n", "    name: Service desk\n    supplier: hostco\n")
+
+    assert problems(tmp_path, services_yaml=services) == [
+        "services.yaml:9: services.1.supplier: no supplier with id 'hostco' is configured"
+    ]
+
+
+# --- `.yml` files, through the real command -----------------------------------------------------
+
+
+def check_config(directory: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLA_")}
+    return subprocess.run(
+        [sys.executable, "-m", "worker.cli", "check-config", str(directory)],
+        capture_output=True, text=True, env=env, cwd=directory.parent, timeout=120,
+    )
+
+
+def test_check_config_reads_a_yml_file_like_a_yaml_file(tmp_path):
+    files = {**BASE, "customers.yaml": None, "customers.yml": BASE["customers.yaml"]}
+    directory = write(tmp_path / "config", files)
+
+    done = check_config(directory)
+
+    assert done.returncode == 0, done.stderr
+    assert "2 services, 1 customers, 1 agreements" in done.stdout
+
+
+def test_check_config_reports_yaml_errors_of_yml_and_yaml_files_together(tmp_path):
+    files = {**BASE, "broken.yaml": "services:\n  - id: [unclosed\n", "also-broken.yml": "customers: {\n"}
+    directory = write(tmp_path / "config", files)
+
+    done = check_config(directory)
+
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert any(line.startswith("broken.yaml:") and "YAML syntax error" in line for line in lines), done.stderr
+    assert any(line.startswith("also-broken.yml:") and "YAML syntax error" in line for line in lines), done.stderr

@@ -32,6 +32,12 @@ def close(got: object, expected: object) -> bool:
     return got == expected and type(got) is type(expected)
 
 
+def expected_keys_in_order(got: dict, expected: dict) -> list[str]:
+    """The output's keys that the expected result holds, in the output's order: a key the
+    expected file does not hold (`kind` in a case written before contracts) is not compared."""
+    return [key for key in got if key in expected]
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_golden_case_through_the_command_line_matches_expected_results(case: Path, database_url: str, tmp_path: Path):
     done = sla_worker("db", "upgrade", database_url=database_url, config=case / "config", cwd=tmp_path)
@@ -48,10 +54,12 @@ def test_golden_case_through_the_command_line_matches_expected_results(case: Pat
         done = sla_worker("results", "--period", period, "--format", "json", database_url=database_url, config=case / "config", cwd=tmp_path)
         assert done.returncode == 0, done.stderr
         got, expected = json.loads(done.stdout), json.loads(expected_file.read_text())
-        assert [list(r) for r in got] == [list(r) for r in expected], "same keys in the same order"
         assert [(r["agreement"], r["customer"], r["objective"]) for r in got] == [
             (r["agreement"], r["customer"], r["objective"]) for r in expected
         ]
+        assert [expected_keys_in_order(g, e) for g, e in zip(got, expected)] == [list(e) for e in expected], (
+            "every expected key present, in the expected order"
+        )
         mismatches = [
             f"{e['agreement']}/{e['customer']}/{e['objective']}.{key}: got {g[key]!r}, expected {e[key]!r}"
             for g, e in zip(got, expected)

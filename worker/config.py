@@ -1,6 +1,6 @@
 """Configuration directory → validated `Catalogue` (SPEC section 3).
 
-Every `*.yaml` file of the directory is read and merged; the whole directory is refused with
+Every `*.yaml` (and `*.yml`) file of the directory is read and merged; the whole directory is refused with
 one `file:line: path.to.field: message` line per problem, all problems at once.
 
 Validation walks PyYAML's composed node tree by hand instead of going through pydantic: every
@@ -37,6 +37,7 @@ from worker.domain.model import (
     PRIORITIES,
     VALUE_DOMAINS,
     Agreement,
+    AgreementKind,
     Calendar,
     Catalogue,
     Channel,
@@ -51,24 +52,44 @@ from worker.domain.model import (
     Signal,
     SignalSource,
     Source,
+    Supplier,
 )
 from worker.domain.time import parse_date, parse_duration, parse_instant
 
-__all__ = ["CHANNEL_KINDS", "SECTIONS", "SOURCE_KINDS", "load_catalogue"]
+__all__ = ["CHANNEL_KINDS", "CONFIG_SUFFIXES", "SECTIONS", "SOURCE_KINDS", "config_files", "load_catalogue"]
 
 T = TypeVar("T")
 
-SECTIONS = ("calendars", "services", "customers", "agreements", "maintenance", "sources", "channels")
+SECTIONS = (
+    "calendars",
+    "services",
+    "customers",
+    "agreements",
+    "maintenance",
+    "sources",
+    "channels",
+    "suppliers",
+    "contracts",
+)
+CONFIG_SUFFIXES = (".yaml", ".yml")
 _ENTRY_NAME = {
     "calendars": "calendar",
     "services": "service",
     "customers": "customer",
     "agreements": "agreement",
+    "suppliers": "supplier",
+    "contracts": "contract",
     "maintenance": "maintenance window",
     "sources": "source",
     "channels": "channel",
 }
 _ID_SECTIONS = tuple(s for s in SECTIONS if s != "maintenance")
+# Ids that share one namespace although they are written in different sections: results are
+# keyed by agreement or contract id, and listed by customer or supplier id (SPEC 9.2).
+_SHARED_IDS = (
+    ("contracts", "agreements", "results are listed by agreement or contract id"),
+    ("suppliers", "customers", "results are listed by customer or supplier id"),
+)
 SOURCE_KINDS = ("prometheus", "http_probe", "servicenow", "file_drop")
 CHANNEL_KINDS = ("email", "webhook", "teams", "alertmanager")
 SEVERITIES = ("page", "ticket")
@@ -418,7 +439,7 @@ def _timezone(at: _At) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise _Refused(f"{name!r} is not a known time zone; use a name such as Europe/London") from None
+        raise _Refused(f"{name!r} is not a known time zone; use a name such as {DEFAULT_TIMEZONE}") from None
     return name
 
 
@@ -770,6 +791,7 @@ class _Reader:
         purpose = fields.get("purpose", _text, "")
         value = fields.get("value", _list_of(_choice(VALUE_DOMAINS), unique=True), [])
         owner = fields.get("owner", _text, "")
+        supplier = fields.get("supplier", self.ref("suppliers"))
         probe = fields.get("probe", _nested(self.probe))
         has_probe = fields.present("probe")
         signals = fields.get("signals", _nested(partial(self.signals, has_probe=has_probe)), {})
@@ -785,6 +807,7 @@ class _Reader:
             owner=owner.strip(),
             signals=signals,
             probe=probe,
+            supplier=supplier,
         )
 
     def signals(self, ck: _Checker, at: _At, *, has_probe: bool) -> dict[str, SignalSource]:
@@ -855,15 +878,61 @@ class _Reader:
             return None
         return Customer(id=customer_id, name=name, kind=kind, pays=pays, contacts=contacts)
 
-    def contacts(self, ck: _Checker, at: _At) -> Contacts:
+    def contacts(self, ck: _Checker, at: _At, *, alerts: bool = True) -> Contacts:
+        """Who gets reports (and, for a customer, alerts); a supplier gets reports only."""
         fields = _fields(ck, at)
         if fields is None:
             return Contacts()
         emails = _list_of(_email, unique=True)
         reports = fields.get("reports", emails, [])
-        alerts = fields.get("alerts", emails, [])
+        alert_to = fields.get("alerts", emails, []) if alerts else []
+        if not alerts and "alerts" in fields.keys:
+            fields.refuse("alerts", "a supplier gets reports only; alerts go to the channels (section 7)")
         fields.done()
-        return Contacts(reports=tuple(reports), alerts=tuple(alerts))
+        return Contacts(reports=tuple(reports), alerts=tuple(alert_to))
+
+    # suppliers and contracts (SPEC 9.2) ----------------------------------------------------
+
+    def supplier(self, ck: _Checker, at: _At) -> Supplier | None:
+        fields = _fields(ck, at)
+        if fields is None:
+            return None
+        mark = ck.mark()
+        supplier_id = fields.get("id", _id, required=True)
+        name = fields.get("name", _name, required=True)
+        contacts = fields.get("contacts", _nested(partial(self.contacts, alerts=False)), Contacts())
+        fields.done()
+        if not ck.clean_since(mark):
+            return None
+        return Supplier(id=supplier_id, name=name, contacts=contacts)
+
+    def contract(self, ck: _Checker, at: _At) -> Agreement | None:
+        """An underpinning contract, read as an agreement whose one customer is the supplier,
+        so that it is scored, stored and listed exactly as an agreement (SPEC 9.2). Its
+        periods are months in the default time zone, as its dates are local dates there."""
+        fields = _fields(ck, at)
+        if fields is None:
+            return None
+        mark = ck.mark()
+        contract_id = fields.get("id", _id, required=True)
+        supplier = fields.get("supplier", self.ref("suppliers"), required=True)
+        effective = fields.get("effective", _nested(self.effective), (None, None))
+        review_due = fields.get("review_due", _date)
+        objectives = fields.get("objectives", _nested(self.objectives), required=True)
+        fields.done()
+        if not ck.clean_since(mark):
+            return None
+        return Agreement(
+            id=contract_id,
+            name=contract_id,
+            customers=(supplier,),
+            objectives=tuple(objectives),
+            timezone=DEFAULT_TIMEZONE,
+            effective_from=effective[0],
+            effective_to=effective[1],
+            review_due=review_due,
+            kind=AgreementKind.CONTRACT,
+        )
 
     # agreements --------------------------------------------------------------------------
 
@@ -1096,20 +1165,27 @@ class _Merged:
     complete: bool = True
 
 
+def config_files(directory: Path) -> list[Path]:
+    """Every `*.yaml` and `*.yml` file, sorted by name: a `.yml` file is read like any other
+    (people and editors use both), so it is neither ignored nor able to hide a problem in
+    another file. Hidden files (editor and macOS leftovers) are skipped. A directory that
+    cannot be listed gives no files."""
+    try:
+        entries = list(directory.iterdir())
+    except OSError:
+        return []
+    return sorted(p for p in entries if p.suffix in CONFIG_SUFFIXES and not p.name.startswith(".") and p.is_file())
+
+
 def _config_files(directory: Path) -> list[Path]:
-    """Every `*.yaml` file, sorted by name. Hidden files (editor and macOS leftovers) are
-    skipped; a `*.yml` file is refused rather than silently ignored."""
+    """The files to read, or the directory refused as a whole."""
     if not directory.exists():
         raise ConfigError([f"{directory}: the configuration directory does not exist"])
     if not directory.is_dir():
         raise ConfigError([f"{directory}: is not a directory"])
-    visible = sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
-    misnamed = [p for p in visible if p.suffix == ".yml"]
-    if misnamed:
-        raise ConfigError([f"{p.name}: rename to {p.stem}.yaml: only *.yaml files are read" for p in misnamed])
-    files = [p for p in visible if p.suffix == ".yaml"]
+    files = config_files(directory)
     if not files:
-        raise ConfigError([f"{directory}: no configuration files (*.yaml) in this directory"])
+        raise ConfigError([f"{directory}: no configuration files (*.yaml or *.yml) in this directory"])
     return files
 
 
@@ -1197,6 +1273,15 @@ def _index_ids(ck: _Checker, merged: _Merged) -> dict[str, dict[str, _At]]:
                     f"{_ENTRY_NAME[section]} id {id_at.node.value!r} is already used at "
                     f"{first.file}:{first.line} ({first.path})",
                 )
+    for section, other, why in _SHARED_IDS:
+        for entry_id, id_at in known[section].items():
+            if entry_id in known[other]:
+                first = known[other][entry_id]
+                ck.refuse(
+                    id_at,
+                    f"{_ENTRY_NAME[section]} id {entry_id!r} is already used by the {_ENTRY_NAME[other]} at "
+                    f"{first.file}:{first.line} ({first.path}): {why}",
+                )
     return known
 
 
@@ -1230,15 +1315,16 @@ def _build(ck: _Checker, merged: _Merged) -> Catalogue:
         calendars=by_id(each("calendars", reader.calendar)),
         services=by_id(each("services", reader.service)),
         customers=by_id(each("customers", reader.customer)),
-        agreements=by_id(each("agreements", reader.agreement)),
+        agreements=by_id(each("agreements", reader.agreement) + each("contracts", reader.contract)),
         maintenance=tuple(each("maintenance", reader.maintenance)),
         sources=reader.sources,
         channels=by_id(each("channels", reader.channel)),
+        suppliers=by_id(each("suppliers", reader.supplier)),
     )
 
 
 def load_catalogue(directory: str | Path) -> Catalogue:
-    """Read, merge and validate every `*.yaml` file of `directory`.
+    """Read, merge and validate every `*.yaml` and `*.yml` file of `directory`.
 
     Raises ConfigError listing every problem, one `file:line: path.to.field: message` each,
     sorted by file and line; nothing of an invalid directory is ever used."""

@@ -7,12 +7,12 @@ import io
 import json
 from collections.abc import Sequence
 
-from worker.domain.model import Result
+from worker.domain.model import AgreementKind, Result
 from worker.scoring.results import floor2
 
 RESULT_FIELDS = (
     "period", "agreement", "customer", "service", "objective", "type", "target", "warning", "value",
-    "status", "good", "bad", "total", "unit", "coverage", "error_budget_remaining", "final",
+    "status", "good", "bad", "total", "unit", "coverage", "error_budget_remaining", "final", "kind",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -50,11 +50,14 @@ def ratio(value: float | None) -> str:
 
 def results_table(results: Sequence[Result]) -> str:
     """Aligned columns; values rounded down to two decimals as reports show them."""
-    header = ("agreement", "customer", "objective", "target", "value", "status", "budget left", "coverage", "final")
+    header = (
+        "agreement", "customer", "objective", "target", "value", "status", "budget left", "coverage", "final", "kind",
+    )
     rows = [
         (
             r.agreement, r.customer, r.objective, f"{r.target:g}%", percent(r.value), r.status.value,
             ratio(r.error_budget_remaining), ratio(r.coverage), "yes" if r.final else "so far",
+            AgreementKind(r.kind).value,
         )
         for r in results
     ]

@@ -9,10 +9,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 from sqlalchemy import Engine
 
-from worker.config import load_catalogue
+from worker.config import config_files, load_catalogue
 from worker.domain.errors import ConfigError
 from worker.domain.model import Catalogue
 from worker.settings import Settings, load_settings
@@ -30,7 +31,7 @@ class Runtime:
 
     @property
     def catalogue(self) -> Catalogue:
-        stamp = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in self.settings.config_dir.glob("*.yaml")))
+        stamp = config_stamp(self.settings.config_dir)
         if self._catalogue is None or stamp != self._stamp:
             try:
                 self._catalogue = load_catalogue(self.settings.config_dir)
@@ -40,6 +41,18 @@ class Runtime:
                 log.error("configuration refused, keeping the previous one:\n%s", error)
             self._stamp = stamp
         return self._catalogue
+
+
+def config_stamp(directory: Path) -> tuple:
+    """Name and modification time of every file the loader reads (`*.yaml` and `*.yml`), so
+    that editing, adding or removing any of them reloads the catalogue."""
+    stamp = []
+    for path in config_files(directory):
+        try:
+            stamp.append((path.name, path.stat().st_mtime_ns))
+        except OSError:  # removed since listed: the next look sees the directory as it is
+            continue
+    return tuple(stamp)
 
 
 @lru_cache(maxsize=1)

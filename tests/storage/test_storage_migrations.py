@@ -48,6 +48,26 @@ def test_the_migrated_schema_matches_the_tables_the_code_uses(engine: Engine) ->
         assert compare_metadata(context, metadata) == []
 
 
+def test_results_stored_before_contracts_existed_become_agreement_results(database_url: str) -> None:
+    upgrade(database_url, "0002")
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO results (agreement, customer, objective, period, service, type, target, status,"
+                    " good, bad, total, unit, final, computed_at) VALUES ('core', 'acute', 'epr-availability',"
+                    " '2026-10', 'epr', 'availability', 99.5, 'green', 1, 0, 1, 'seconds', true,"
+                    " '2026-11-01 00:00:00')"
+                )
+            )
+        upgrade(database_url)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT kind FROM results")).scalars().all() == ["agreement"]
+    finally:
+        engine.dispose()
+
+
 def test_processes_upgrading_at_the_same_time_do_not_collide(database_url: str) -> None:
     # Separate processes, as Celery workers starting together are (Alembic's context is
     # process-global, so threads would not be a fair test).

@@ -55,6 +55,14 @@ class MissingData(StrEnum):
     UP = "up"
 
 
+class AgreementKind(StrEnum):
+    """What a set of objectives is (SPEC 9.2): the trust's promise to its customers, or a
+    supplier's underpinning contract with the trust, scored the same way."""
+
+    AGREEMENT = "agreement"
+    CONTRACT = "contract"
+
+
 class Status(StrEnum):
     GREEN = "green"
     AMBER = "amber"
@@ -108,6 +116,7 @@ class Service:
     owner: str = ""
     signals: dict[str, SignalSource] = field(default_factory=dict)
     probe: Probe | None = None
+    supplier: str | None = None  # the supplier who delivers it (SPEC 9.2), if any
 
     @property
     def staleness_s(self) -> float:
@@ -131,6 +140,15 @@ class Customer:
 
 
 @dataclass(frozen=True)
+class Supplier:
+    """A partner outside the trust who delivers (part of) a service under a contract (SPEC 9.2)."""
+
+    id: str
+    name: str
+    contacts: Contacts = Contacts()
+
+
+@dataclass(frozen=True)
 class Objective:
     id: str
     service: str
@@ -147,6 +165,10 @@ class Objective:
 
 @dataclass(frozen=True)
 class Agreement:
+    """An agreement with its customers, or an underpinning contract (`kind` contract): a
+    contract lists its supplier as its one customer, so it is scored, stored and listed
+    exactly as an agreement is (SPEC 9.2)."""
+
     id: str
     name: str
     customers: tuple[str, ...]
@@ -155,6 +177,16 @@ class Agreement:
     effective_from: date | None = None  # inclusive local date
     effective_to: date | None = None  # inclusive local date
     review_due: date | None = None
+    kind: AgreementKind = AgreementKind.AGREEMENT
+
+    @property
+    def is_contract(self) -> bool:
+        return self.kind == AgreementKind.CONTRACT
+
+    @property
+    def supplier(self) -> str | None:
+        """The supplier id of a contract; None for an agreement."""
+        return self.customers[0] if self.is_contract else None
 
 
 @dataclass(frozen=True)
@@ -197,7 +229,10 @@ class Channel:
 
 @dataclass(frozen=True)
 class Catalogue:
-    """The whole validated configuration directory (SPEC section 3)."""
+    """The whole validated configuration directory (SPEC section 3).
+
+    `agreements` holds the underpinning contracts too (kind contract, SPEC 9.2), so that
+    everything that scores agreements scores contracts; `customers` never holds a supplier."""
 
     calendars: dict[str, Calendar] = field(default_factory=dict)
     services: dict[str, Service] = field(default_factory=dict)
@@ -206,6 +241,17 @@ class Catalogue:
     maintenance: tuple[MaintenanceWindow, ...] = ()
     sources: dict[str, Source] = field(default_factory=dict)
     channels: dict[str, Channel] = field(default_factory=dict)
+    suppliers: dict[str, Supplier] = field(default_factory=dict)
+
+    @property
+    def contracts(self) -> dict[str, Agreement]:
+        """The underpinning contracts, by id."""
+        return {a.id: a for a in self.agreements.values() if a.is_contract}
+
+    @property
+    def customer_agreements(self) -> dict[str, Agreement]:
+        """The agreements with customers, without the contracts."""
+        return {a.id: a for a in self.agreements.values() if not a.is_contract}
 
 
 @dataclass(frozen=True)
@@ -229,6 +275,7 @@ class Result:
     coverage: float | None
     error_budget_remaining: float | None
     final: bool
+    kind: AgreementKind = AgreementKind.AGREEMENT  # contract: `agreement` is a contract, `customer` its supplier
 
     def as_json(self) -> dict[str, object]:
         """The object printed by `sla-worker results --format json`, keys in SPEC order."""
@@ -250,4 +297,5 @@ class Result:
             "coverage": self.coverage,
             "error_budget_remaining": self.error_budget_remaining,
             "final": self.final,
+            "kind": AgreementKind(self.kind).value,
         }

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Row
 
-from worker.domain.model import ObjectiveType, Result, Status
+from worker.domain.model import AgreementKind, ObjectiveType, Result, Status
 from worker.storage.tables import results as results_table
 from worker.storage.tables import upsert
 
@@ -40,6 +40,7 @@ def upsert_results(conn: Connection, results: list[Result], computed_at: datetim
             "error_budget_remaining": r.error_budget_remaining,
             "final": bool(r.final),
             "computed_at": computed_at,
+            "kind": AgreementKind(r.kind).value,
         }
         for r in results
     ]
@@ -91,4 +92,5 @@ def _result(row: Row[Any]) -> Result:
         coverage=row.coverage,
         error_budget_remaining=row.error_budget_remaining,
         final=bool(row.final),
+        kind=AgreementKind(row.kind),
     )

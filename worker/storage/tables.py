@@ -147,6 +147,9 @@ results = Table(
     Column("error_budget_remaining", Double, nullable=True),
     Column("final", Boolean, nullable=False),
     Column("computed_at", UtcDateTime, nullable=False),
+    # agreement | contract (SPEC 9.2): for a contract, `agreement` is the contract id and
+    # `customer` the supplier id
+    Column("kind", Text, nullable=False, server_default="agreement"),
     PrimaryKeyConstraint("agreement", "customer", "objective", "period"),
     Index(None, "period", "customer"),
 )
