@@ -95,7 +95,7 @@ def test_opened_at_is_required_with_an_offset():
     assert [i.id for i in result.incidents] == ["C"]
     assert result.refusals == [
         Refusal(2, "opened_at is empty"),
-        Refusal(3, 'opened_at "2026-10-05T09:10:00" has no UTC offset (add Z or +01:00)'),
+        Refusal(3, 'opened_at "2026-10-05T09:10:00" has no UTC offset (add +01:00: UK summer time on that date)'),
     ]
 
 
@@ -119,7 +119,7 @@ def test_responded_or_resolved_before_opened_is_refused():
 
 def test_responded_at_without_offset_is_refused():
     assert parse(row(responded="2026-10-05T10:00:00")).refusals == [
-        Refusal(2, 'responded_at "2026-10-05T10:00:00" has no UTC offset (add Z or +01:00)')
+        Refusal(2, 'responded_at "2026-10-05T10:00:00" has no UTC offset (add +01:00: UK summer time on that date)')
     ]
 
 
@@ -139,7 +139,7 @@ def test_on_hold_holds_several_intervals_separated_by_semicolons():
         ("2026-10-05T11:00:00Z/", 'on_hold interval "2026-10-05T11:00:00Z/" must be start/end, two timestamps with a / between'),
         ("a/b/c", 'on_hold interval "a/b/c" must be start/end, two timestamps with a / between'),
         ("2026-10-05T11:00:00/2026-10-05T12:00:00Z",
-         ('on_hold start "2026-10-05T11:00:00" has no UTC offset (add Z or +01:00) '
+         ('on_hold start "2026-10-05T11:00:00" has no UTC offset (add +01:00: UK summer time on that date) '
          '(in on_hold interval "2026-10-05T11:00:00/2026-10-05T12:00:00Z")')),
         ("2026-10-05T11:00:00Z/soon",
          ('on_hold end "soon" is not a date and time such as 2026-10-01T09:00:00+01:00 '

@@ -86,9 +86,9 @@ def test_end_must_be_after_start():
 def test_timestamps_need_an_offset_and_start_and_end_are_required():
     result = parse(row(start="2026-10-11T22:00:00"), row(end=""), row(announced="2026-10-01"))
     assert result.refusals == [
-        Refusal(2, 'start "2026-10-11T22:00:00" has no UTC offset (add Z or +01:00)'),
+        Refusal(2, 'start "2026-10-11T22:00:00" has no UTC offset (add +01:00: UK summer time on that date)'),
         Refusal(3, "end is empty"),
-        Refusal(4, 'announced "2026-10-01" has no UTC offset (add Z or +01:00)'),
+        Refusal(4, 'announced "2026-10-01" has no UTC offset (add +01:00: UK summer time on that date)'),
     ]
 
 

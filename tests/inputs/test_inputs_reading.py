@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from worker.inputs.common import COLUMNS, Refusal, Row, detect_kind, read_rows, show
+from worker.inputs.common import COLUMNS, Refusal, Row, detect_kind, read_rows, semicolon_reason, show
 
 SAMPLES = COLUMNS["samples"]
 
@@ -132,7 +132,8 @@ def test_header_of_another_kind_of_file_says_so():
 
 def test_semicolon_separated_file_is_refused_with_a_hint():
     _, refusals = read(b"timestamp;service;signal;value\n2026-10-01T00:00:00Z;epr;up;1\n")
-    assert refusals == [Refusal(1, "the header is separated by semicolons; use commas: timestamp,service,signal,value")]
+    assert refusals == [Refusal(1, semicolon_reason("timestamp,service,signal,value"))]
+    assert "the separator must be a comma" in refusals[0].reason
 
 
 def test_empty_file_is_refused():

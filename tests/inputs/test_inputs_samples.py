@@ -65,7 +65,7 @@ def test_row_without_utc_offset_is_refused_and_good_rows_are_kept(parse):
                    SERVICES)
     assert [r[0] for r in rows_of(result)] == [2, 4]
     assert result.accepted == 2
-    assert result.refusals == [Refusal(3, 'timestamp "2026-10-01T00:01:00" has no UTC offset (add Z or +01:00)')]
+    assert result.refusals == [Refusal(3, 'timestamp "2026-10-01T00:01:00" has no UTC offset (add +01:00: UK summer time on that date)')]
 
 
 @pytest.mark.parametrize(
@@ -121,7 +121,7 @@ def test_first_and_last_instants_of_the_range_are_accepted(parse):
         ("yesterday", 'timestamp "yesterday" is not a date and time such as 2026-10-01T09:00:00+01:00'),
         ("2026-02-30T00:00:00Z", 'timestamp "2026-02-30T00:00:00Z" is not a valid date and time (day is out of range for month)'),
         ("2026-10-01T24:00:00Z", 'timestamp "2026-10-01T24:00:00Z" is not a valid date and time (hour must be in 0..23)'),
-        ("2026-10-01", 'timestamp "2026-10-01" has no UTC offset (add Z or +01:00)'),
+        ("2026-10-01", 'timestamp "2026-10-01" has no UTC offset (add +01:00: UK summer time on that date)'),
     ],
 )
 def test_timestamp_that_is_not_a_date_and_time_is_refused(parse, text, reason):

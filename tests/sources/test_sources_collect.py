@@ -22,6 +22,7 @@ from worker.domain.errors import PermanentError
 from worker.domain.model import Catalogue
 from worker.storage.coordination import acquire_lease, release_lease
 from worker.storage.engine import read_only
+from worker.storage.samples import sample_count
 from worker.storage.watermarks import list_watermarks
 
 NOW = datetime(2026, 10, 20, 12, 0, tzinfo=timezone.utc)
@@ -87,7 +88,8 @@ def test_dropped_files_are_taken_as_before_and_counted_per_stream(engine: Engine
 
     assert sorted(p.name for p in (incoming / "refused").glob("*.csv")) == ["notes.csv", "samples.csv"]
     assert [p.name for p in (incoming / "done").glob("*.csv")] == ["incidents.csv"]
-    assert (incoming / "refused" / "samples.csv.errors.txt").read_text().count("\n") == 2
+    errors = (incoming / "refused" / "samples.csv.errors.txt").read_text().splitlines()
+    assert errors[0].startswith("accepted 6 (stored), refused 2: ") and len(errors) == 3
     assert report.changed and len(report.files) == 3
     expected = {
         "epr/up": (3, 0), "epr/latency_ms": (2, 0), "pacs/up": (1, 0), "samples": (0, 2), "incidents": (1, 0), "files": (0, 1),
@@ -100,6 +102,66 @@ def test_dropped_files_are_taken_as_before_and_counted_per_stream(engine: Engine
     assert [o.duplicate for o in again.files] == [True] and not again.changed
     assert (incoming / "done" / "samples-again.csv").exists()
     assert marks(engine, "drop") == expected
+
+
+def test_a_refused_file_says_its_good_rows_were_stored(engine: Engine, drop_catalogue: Catalogue, tmp_path: Path):
+    incoming = tmp_path / "incoming"
+    drop(
+        incoming,
+        "mixed.csv",
+        "timestamp,service,signal,value\n"
+        "2026-10-20T10:00:00Z,epr,up,1\n"
+        "2026-10-20T10:01:00Z,epr,up,7\n"
+        "2026-10-20T10:02:00Z,nope,up,1\n"
+        "2026-10-20T10:03:00Z,epr,up,0\n"
+        "2026-10-20T10:04:00Z,epr,up,\n",
+    )
+    [report] = collect(engine, drop_catalogue, wall(), source_id="drop")
+    assert [p.name for p in (incoming / "refused").glob("*.csv")] == ["mixed.csv"]
+    errors = (incoming / "refused" / "mixed.csv.errors.txt").read_text(encoding="utf-8").splitlines()
+    assert errors[0] == (
+        "accepted 2 (stored), refused 3: the 2 accepted rows were stored; only the refused rows listed below are missing"
+    )
+    assert [line.split(":")[0:2] for line in errors[1:]] == [["mixed.csv", "3"], ["mixed.csv", "4"], ["mixed.csv", "6"]]
+    with read_only(engine) as conn:
+        assert sample_count(conn) == 2  # what the first line says is true
+    assert (report.stored, report.refused) == (2, 3)
+
+
+def test_a_refused_file_with_no_good_row_says_nothing_was_stored(engine: Engine, drop_catalogue: Catalogue, tmp_path: Path):
+    incoming = tmp_path / "incoming"
+    drop(incoming, "bad.csv", "timestamp,service,signal,value\n2026-10-20T10:00:00Z,epr,up,5\n")
+    collect(engine, drop_catalogue, wall(), source_id="drop")
+    errors = (incoming / "refused" / "bad.csv.errors.txt").read_text(encoding="utf-8").splitlines()
+    assert errors[0].startswith("accepted 0, refused 1: nothing from this file was stored")
+    assert errors[1].startswith("bad.csv:2: ")
+
+
+def test_a_dropped_semicolon_file_is_told_the_separator_must_be_a_comma(engine: Engine, drop_catalogue: Catalogue, tmp_path: Path):
+    incoming = tmp_path / "incoming"
+    rows = "".join(f"2026-10-20T10:{minute:02d}:00Z;epr;latency_ms;812,5\n" for minute in range(30))
+    drop(incoming, "excel.csv", "timestamp;service;signal;value\n" + rows)
+    [report] = collect(engine, drop_catalogue, wall(), source_id="drop")
+    errors = (incoming / "refused" / "excel.csv.errors.txt").read_text(encoding="utf-8").splitlines()
+    assert errors == [
+        "accepted 0, refused 1: nothing from this file was stored; the refusals are listed below",
+        "excel.csv:1: the values are separated by semicolons (;) but the separator must be a comma (,): "
+        "save the file as CSV with commas; line 1 must be timestamp,service,signal,value",
+    ]
+    assert report.refused == 1
+
+
+def test_a_dropped_timestamp_without_offset_is_told_the_uk_offset_of_its_date(
+    engine: Engine, drop_catalogue: Catalogue, tmp_path: Path
+):
+    incoming = tmp_path / "incoming"
+    drop(incoming, "naive.csv", "timestamp,service,signal,value\n2026-07-20T10:00:00,epr,up,1\n2026-12-20T10:00:00,epr,up,1\n")
+    collect(engine, drop_catalogue, wall(), source_id="drop")
+    errors = (incoming / "refused" / "naive.csv.errors.txt").read_text(encoding="utf-8").splitlines()
+    assert errors[1:] == [
+        'naive.csv:2: timestamp "2026-07-20T10:00:00" has no UTC offset (add +01:00: UK summer time on that date)',
+        'naive.csv:3: timestamp "2026-12-20T10:00:00" has no UTC offset (add Z or +00:00: UK winter time on that date)',
+    ]
 
 
 def test_a_source_another_worker_is_collecting_is_skipped(engine: Engine, drop_catalogue: Catalogue, table_api: TableApi):

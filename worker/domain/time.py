@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from worker.domain.errors import InvalidValue
 
@@ -13,6 +14,7 @@ _ISO_DURATION = re.compile(
     r"(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
 )
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+UK_ZONE = "Europe/London"
 
 
 def parse_duration(text: object) -> float:
@@ -56,8 +58,32 @@ def parse_instant(text: object) -> datetime:
     else:
         raise InvalidValue(f"expected a timestamp with a UTC offset, got {text!r}")
     if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidValue(f"timestamp {text!s} has no UTC offset (add Z or +01:00)")
+        raise InvalidValue(f"timestamp {text!s} has no UTC offset ({offset_hint(value)})")
     return value.astimezone(timezone.utc)
+
+
+def offset_hint(naive: datetime) -> str:
+    """What to add to a timestamp written without an offset: the UK offset in force at that
+    wall-clock time (people here write UK time), so the hint never suggests the wrong hour —
+    `+01:00` in summer, `Z` in winter, both where the clocks change within that hour. Only a
+    hint: the timestamp is still refused, guessing would shift an hour twice a year."""
+    zone = ZoneInfo(UK_ZONE)
+    wall = naive.replace(tzinfo=None)
+    offsets = {wall.replace(tzinfo=zone, fold=fold).utcoffset() for fold in (0, 1)}
+    if len(offsets) > 1:
+        return "add +01:00 or Z: the UK clocks change at that hour on that date"
+    [offset] = offsets
+    if not offset:
+        return "add Z or +00:00: UK winter time on that date"
+    return f"add {format_offset(offset)}: UK summer time on that date"
+
+
+def format_offset(offset: timedelta) -> str:
+    """timedelta(hours=1) → `+01:00`."""
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    hours, minutes = divmod(abs(minutes), 60)
+    return f"{sign}{hours:02d}:{minutes:02d}"
 
 
 def parse_date(text: object) -> date:

@@ -4,7 +4,7 @@ No database and no clock here: storing what is accepted, and reporting what is r
 (`accepted N, refused M`), is the caller's job.
 """
 
-from worker.inputs.common import COLUMNS, Refusal, detect_kind, read_rows
+from worker.inputs.common import COLUMNS, Refusal, detect_kind, read_rows, unknown_header_reason
 from worker.inputs.incidents import IncidentParse, parse_incidents
 from worker.inputs.maintenance import MaintenanceParse, parse_maintenance
 from worker.inputs.samples import SampleParse, parse_samples
@@ -20,4 +20,5 @@ __all__ = [
     "parse_maintenance",
     "parse_samples",
     "read_rows",
+    "unknown_header_reason",
 ]

@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 
 from worker.domain.errors import InvalidValue
+from worker.domain.time import offset_hint
 
 MAX_FIELD_CHARS = 10_000
 SHOWN_CHARS = 60
@@ -120,7 +121,7 @@ def parse_timestamp(column: str, text: str) -> datetime:
             ) from None
         raise InvalidValue(f"{column} {show(text)} is not a valid date and time ({detail})") from None
     if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidValue(f"{column} {show(text)} has no UTC offset (add Z or +01:00)")
+        raise InvalidValue(f"{column} {show(text)} has no UTC offset ({offset_hint(value)})")
     value = value.astimezone(UTC)
     if value < EARLIEST_AT:
         raise InvalidValue(f"{column} {show(text)} is before 2000-01-01; check the year")
@@ -252,8 +253,8 @@ def header_order(record: Record | None, columns: Sequence[str]) -> tuple[int, ..
     names = [name.strip().lower() for name in record.fields]
     if not any(names):
         return f"line 1 is empty; it must be the header {expected}"
-    if len(names) == 1 and ";" in names[0]:
-        return f"the header is separated by semicolons; use commas: {expected}"
+    if semicolon_kind(record.raw[0]) is not None or (len(names) == 1 and ";" in names[0]):
+        return semicolon_reason(expected)
     other = [kind for kind, cols in COLUMNS.items() if set(cols) == set(names) and set(cols) != set(columns)]
     if other:
         return f"these are the columns of a{'n' if other[0][0] in 'aeiou' else ''} {other[0]} file; expected {expected}"
@@ -328,6 +329,32 @@ def read_rows(data: bytes | bytearray | memoryview | BinaryIO, columns: Sequence
         result = check_record(record, order, columns)
         if result is not None:
             yield result
+
+
+def semicolon_reason(expected: str) -> str:
+    """The one reason given for a whole file separated by `;` (Excel's CSV where the decimal
+    mark is a comma): said once for the file, not once per row."""
+    return (
+        "the values are separated by semicolons (;) but the separator must be a comma (,): "
+        f"save the file as CSV with commas; line 1 must be {expected}"
+    )
+
+
+def semicolon_kind(header_line: str) -> str | None:
+    """The kind of file whose header this is once read with `;` as the separator, else None."""
+    line = header_line.lstrip("\ufeff").rstrip("\r\n")
+    if ";" not in line:
+        return None
+    names = {name.strip().strip('"').strip().lower() for name in line.split(";")}
+    return next((kind for kind, columns in COLUMNS.items() if names == set(columns)), None)
+
+
+def unknown_header_reason(header_line: str) -> str:
+    """Why a dropped file's first line names no kind of input file."""
+    kind = semicolon_kind(header_line)
+    if kind is not None:
+        return semicolon_reason(",".join(COLUMNS[kind]))
+    return "not a samples, incidents or maintenance file: unrecognised header"
 
 
 def detect_kind(header_line: str) -> str | None:

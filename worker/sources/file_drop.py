@@ -2,7 +2,8 @@
 
 A file is told apart by its header (samples, incidents or maintenance), ingested in one
 transaction together with a record of its content hash, and only then moved to `done/`, or to
-`refused/` with `NAME.errors.txt` beside it when any row was refused. A worker that dies at any
+`refused/` with `NAME.errors.txt` beside it when any row was refused (its first line says how
+many rows were accepted and stored: a refused file is not a lost file). A worker that dies at any
 point leaves the file in the folder (or already moved): processed again, the hash shows its
 rows are stored, so nothing is lost and nothing counted twice.
 
@@ -29,7 +30,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from worker.domain.model import Catalogue, Source
-from worker.inputs.common import Refusal, detect_kind
+from worker.inputs.common import Refusal, detect_kind, unknown_header_reason
 from worker.pipeline import IngestReport, store_input
 from worker.storage.coordination import record_changes
 from worker.storage.engine import read_only
@@ -108,13 +109,14 @@ def process_file(engine: Engine, catalogue: Catalogue, source_id: str, path: Pat
     except FileNotFoundError:
         return DropOutcome(path, None, duplicate=True)
     digest = hashlib.sha256(data).hexdigest()
-    kind = detect_kind(data.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace"))
+    header = data.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")
+    kind = detect_kind(header)
     if kind is None:
-        problems = [Refusal(1, "not a samples, incidents or maintenance file: unrecognised header").describe(path.name)]
+        problems = [Refusal(1, unknown_header_reason(header)).describe(path.name)]
         with engine.begin() as conn:
             if claim_file(conn, digest, path.name, "unknown", 0, 1, now):
                 record_success(conn, source_id, now, [Progress("files", refused=1)])
-        return DropOutcome(path, _move(path, "refused", problems), problems=problems)
+        return DropOutcome(path, _move(path, "refused", [summary(0, 1), *problems]), problems=problems)
     with read_only(engine) as conn:
         if get_ingested_file(conn, digest) is not None:
             return DropOutcome(path, _move(path, "done", None), duplicate=True)
@@ -129,7 +131,21 @@ def process_file(engine: Engine, catalogue: Catalogue, source_id: str, path: Pat
     except AlreadyIngested:
         return DropOutcome(path, _move(path, "done", None), duplicate=True)
     problems = [r.describe(path.name) for r in report.refusals]
-    return DropOutcome(path, _move(path, "refused" if problems else "done", problems), report)
+    if not problems:
+        return DropOutcome(path, _move(path, "done", None), report)
+    return DropOutcome(path, _move(path, "refused", [summary(report.accepted, report.refused), *problems]), report)
+
+
+def summary(accepted: int, refused: int) -> str:
+    """The first line of a refused file's `.errors.txt`: the file sits in `refused/`, but
+    its good rows are stored; whoever fixes it must know not to think the whole file lost."""
+    if accepted == 0:
+        return f"accepted 0, refused {refused}: nothing from this file was stored; the refusals are listed below"
+    rows = "row was" if accepted == 1 else "rows were"
+    return (
+        f"accepted {accepted} (stored), refused {refused}: the {accepted} accepted {rows} stored; "
+        "only the refused rows listed below are missing"
+    )
 
 
 def file_counts(report: IngestReport) -> dict[str, tuple[int, int]]:
