@@ -19,16 +19,26 @@ from worker.scoring.periods import zone
 _SUBDIVISION = {"england-and-wales": "ENG", "scotland": "SCT", "northern-ireland": "NIR"}
 
 
+_SATURDAY = 5
+
+
 @lru_cache(maxsize=256)
-def _public_holidays(holiday_set: str, year: int) -> frozenset[date]:
+def public_holidays(holiday_set: str, year: int) -> frozenset[date]:
+    """The bank holidays of one nation in one year as GOV.UK publishes them (SPEC 4).
+
+    The `holidays` package lists a holiday that falls on a weekend twice: on the weekend day
+    itself and on its weekday substitute ("Boxing Day (observed)"). GOV.UK lists only the
+    substitute, and so does the SPEC: the weekend day is dropped. Every weekend holiday of the
+    three nations has a substitute weekday, so nothing else is lost."""
     if holiday_set not in _SUBDIVISION:
         return frozenset()
-    return frozenset(holiday_sets.country_holidays("GB", subdiv=_SUBDIVISION[holiday_set], years=year))
+    listed = holiday_sets.country_holidays("GB", subdiv=_SUBDIVISION[holiday_set], years=year)
+    return frozenset(day for day in listed if day.weekday() < _SATURDAY)
 
 
 def is_closed_day(calendar: Calendar, day: date) -> bool:
     """A public holiday of the calendar's set or a day listed in `closed`."""
-    return day in calendar.closed or day in _public_holidays(calendar.holidays, day.year)
+    return day in calendar.closed or day in public_holidays(calendar.holidays, day.year)
 
 
 def _wall_clock(day: date, minutes: int, tz: str) -> float:

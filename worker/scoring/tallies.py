@@ -96,10 +96,12 @@ def tally_events(
     total_at_s: np.ndarray,
     total_value: np.ndarray,
 ) -> DayTallies:
-    """Σgood and Σtotal over samples whose timestamp lies in C."""
+    """Σgood and Σtotal over the timestamps in C that have both a `good` and a `total`
+    sample (SPEC 6): a count whose partner is missing says nothing about a share of events,
+    so a `good` without its `total`, or a `total` without its `good`, counts for nothing."""
     n = len(bounds) - 1
-    good_in = contains(counted, good_at_s)
-    total_in = contains(counted, total_at_s)
+    good_in = contains(counted, good_at_s) & np.isin(good_at_s, total_at_s)
+    total_in = contains(counted, total_at_s) & np.isin(total_at_s, good_at_s)
     good = _per_day(bounds, good_at_s[good_in], good_value[good_in])
     total = _per_day(bounds, total_at_s[total_in], total_value[total_in])
     return DayTallies(np.zeros(n), np.zeros(n), counted_per_day(counted, bounds), good, total)
