@@ -14,6 +14,9 @@ import pytest
 from worker.config import load_catalogue
 from worker.domain.errors import ConfigError
 from worker.domain.model import VALUE_DOMAINS, AgreementKind, Contacts, MissingData, ObjectiveType, Supplier
+from worker.runtime import Runtime
+from worker.settings import Settings
+from worker.storage.engine import make_engine
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -490,9 +493,13 @@ def test_timestamp_without_utc_offset_is_refused(tmp_path, start):
         maintenance_yaml=f"maintenance:\n  - {{service: epr, start: {start}, end: 2026-10-12T02:00:00+01:00}}\n",
     )
 
-    assert found == [
-        f"maintenance.yaml:2: maintenance.0.start: timestamp {start.strip(chr(39))} has no UTC offset (add Z or +01:00)"
-    ]
+    (problem,) = found
+    # The hint's wording belongs to the time parser; here: one line, at its place, and naming
+    # the offset in force on that (summer) date.
+    assert problem.startswith(
+        f"maintenance.yaml:2: maintenance.0.start: timestamp {start.strip(chr(39))} has no UTC offset (add "
+    )
+    assert "+01:00" in problem
 
 
 @pytest.mark.parametrize("start", ["2026-10-11T22:00:00+01:00", "'2026-10-11T22:00:00+01:00'", "2026-10-11T21:00:00Z"])
@@ -1297,3 +1304,20 @@ def test_check_config_reports_yaml_errors_of_yml_and_yaml_files_together(tmp_pat
     lines = done.stderr.strip().splitlines()
     assert any(line.startswith("broken.yaml:") and "YAML syntax error" in line for line in lines), done.stderr
     assert any(line.startswith("also-broken.yml:") and "YAML syntax error" in line for line in lines), done.stderr
+
+
+def test_the_worker_reloads_the_catalogue_when_a_yml_file_changes(tmp_path):
+    directory = write(tmp_path / "config", {**BASE, "customers.yaml": None, "customers.yml": BASE["customers.yaml"]})
+    engine = make_engine(f"sqlite:///{tmp_path / 'sla.sqlite'}")
+    try:
+        held = Runtime(Settings(config_dir=directory, _env_file=None), engine)
+        assert held.catalogue.customers.keys() == {"acute"}
+
+        edited = directory / "customers.yml"
+        edited.write_text(textwrap.dedent(BASE["customers.yaml"]) + "  - {id: gpfed, name: GP Federation}\n")
+        later = edited.stat().st_mtime_ns + 1_000_000_000
+        os.utime(edited, ns=(later, later))  # a changed time, however coarse the file system's clock
+
+        assert held.catalogue.customers.keys() == {"acute", "gpfed"}
+    finally:
+        engine.dispose()
