@@ -91,6 +91,23 @@ def get_incident(conn: Connection, incident_id: str) -> Incident | None:
     return _incident(row) if row else None
 
 
+def get_incidents(conn: Connection, ids: Collection[str]) -> dict[str, Incident]:
+    """The stored versions of these incidents, by id (ids not stored are left out).
+
+    Read before a new version is stored: a replaced incident may have moved to another
+    service, priority or month, and the results it used to count in must be scored again."""
+    wanted = sorted(set(ids))
+    found: dict[str, Incident] = {}
+    for start in range(0, len(wanted), _IDS_PER_QUERY):
+        chunk = wanted[start : start + _IDS_PER_QUERY]
+        for row in conn.execute(select(incidents_table).where(incidents_table.c.id.in_(chunk))):
+            found[row.id] = _incident(row)
+    return found
+
+
+_IDS_PER_QUERY = 500
+
+
 def _on_hold_json(on_hold: tuple[tuple[datetime, datetime], ...]) -> str:
     return json.dumps([[_iso_utc(start), _iso_utc(end)] for start, end in on_hold])
 
