@@ -107,10 +107,11 @@ def test_seconds_without_data_follow_the_missing_data_policy(policy, good, bad, 
 
 
 def test_error_budget_goes_negative_when_overspent_and_target_100_is_all_or_nothing():
-    assert error_budget_remaining(bad=2, total=100, target=99) == pytest.approx(-1.0)
-    assert error_budget_remaining(bad=0, total=100, target=100) == 1.0
-    assert error_budget_remaining(bad=1, total=100, target=100) == 0.0
-    assert error_budget_remaining(bad=0, total=0, target=99) is None
+    # (bad, W = the whole period's total, target)
+    assert error_budget_remaining(2, 100, 99) == pytest.approx(-1.0)
+    assert error_budget_remaining(0, 100, 100) == 1.0
+    assert error_budget_remaining(1, 100, 100) == 0.0
+    assert error_budget_remaining(0, 0, 99) is None
 
 
 @pytest.mark.parametrize(
