@@ -19,6 +19,7 @@ from worker.inputs.common import Refusal
 from worker.inputs.incidents import parse_incidents
 from worker.inputs.maintenance import parse_maintenance
 from worker.inputs.samples import parse_samples
+from worker.scoring import burn as _burn
 from worker.scoring import incidents as incident_rules
 from worker.scoring.counted import counted_time
 from worker.scoring.intervals import Intervals
@@ -30,7 +31,7 @@ from worker.scoring.periods import (
     previous_period,
     scored_window,
 )
-from worker.scoring.results import Tally
+from worker.scoring.results import Progress, Tally
 from worker.scoring.score import (
     ObjectiveContext,
     OpenTimes,
@@ -216,8 +217,11 @@ def all_maintenance(conn: Connection, catalogue: Catalogue) -> list[MaintenanceW
 
 
 def score_period(engine: Engine, catalogue: Catalogue, period: str, now: datetime, grace_s: float) -> list[Result]:
-    """Recompute one period from scratch and store its results. Pending changes that lie
-    wholly inside the period are covered by this and forgotten."""
+    """Recompute one period from scratch and store its results (and tallies). Pending changes
+    that lie wholly inside the period are covered by this and forgotten. When the period
+    reaches into the burn-rate windows (the last 3 days), the burn rates at `now` are stored
+    in the same transaction: whoever scores (`sla-worker score`, `sla.reconcile`) leaves the
+    same stored state as the worker's `score_pending`."""
     with engine.begin() as conn:
         _hold_scoring_lock(conn)
         found = _score(conn, catalogue, period, now.timestamp(), grace_s, None)
@@ -225,28 +229,44 @@ def score_period(engine: Engine, catalogue: Catalogue, period: str, now: datetim
         lo, hi = _period_span(catalogue, period)
         margin = max((s.staleness_s for s in catalogue.services.values()), default=0.0)
         forget_changes(conn, [c.id for c in claim_changes(conn) if c.first_s - margin >= lo and c.last_s < hi])
+        if _within_burn_windows(catalogue, period, now.timestamp()):
+            _store_burn_rates(conn, catalogue, now)
     return found
 
 
 def score_pending(engine: Engine, catalogue: Catalogue, now: datetime, grace_s: float) -> list[Result]:
     """Score what new input changed since the last run (the worker's path): claim the pending
     changes, re-tally only the days and objectives they touch in every period they touch,
-    store the results and forget the changes — all in one transaction, so a run that dies
-    leaves the changes for the next one."""
+    store the results and the burn rates at `now` and forget the changes — all in one
+    transaction, so a run that dies leaves the changes for the next one."""
     with engine.begin() as conn:
         _hold_scoring_lock(conn)
         pending = claim_changes(conn)
-        if not pending:
-            return []
-        changes = Changes()
-        for change in pending:
-            changes.add(change.kind, change.service, change.first_s, change.last_s)
         found: list[Result] = []
-        for period in periods_touched(catalogue, changes):
-            found += _score(conn, catalogue, period, now.timestamp(), grace_s, changes)
-        result_store.upsert_results(conn, found, computed_at=now)
-        forget_changes(conn, [c.id for c in pending])
+        if pending:
+            changes = Changes()
+            for change in pending:
+                changes.add(change.kind, change.service, change.first_s, change.last_s)
+            for period in periods_touched(catalogue, changes):
+                found += _score(conn, catalogue, period, now.timestamp(), grace_s, changes)
+            result_store.upsert_results(conn, found, computed_at=now)
+            forget_changes(conn, [c.id for c in pending])
+        _store_burn_rates(conn, catalogue, now)  # new data or not: the windows slide with `now`
     return found
+
+
+def _within_burn_windows(catalogue: Catalogue, period: str, now_s: float) -> bool:
+    """Does the period meet [now − 3d, now], the span the burn-rate windows look at? Scoring
+    a month long past (the demo's history, a report's final figures) leaves them alone."""
+    lo, hi = _period_span(catalogue, period)
+    return lo <= now_s and hi > now_s - _burn.LONGEST_WINDOW_S
+
+
+def _store_burn_rates(conn: Connection, catalogue: Catalogue, now: datetime) -> None:
+    # Imported here: worker.metrics.burn_rates reads maintenance through this module.
+    from worker.metrics.burn_rates import store_burn_rates
+
+    store_burn_rates(conn, catalogue, now)
 
 
 def _hold_scoring_lock(conn: Connection) -> None:
@@ -355,6 +375,12 @@ def _score_samples(
     sheets: list[tally_store.TallySheet] = []
     keys = sample_store.service_keys(conn, list(by_service))
     counted: dict[tuple, Intervals] = {}  # counted time by (calendar, window, exclusions)
+
+    def counted_of(shape: tuple) -> Intervals:
+        if shape not in counted:
+            counted[shape] = counted_time(*shape)
+        return counted[shape]
+
     for items in by_service.values():
         plans = []
         for context, whole_window in items:
@@ -364,21 +390,19 @@ def _score_samples(
             sheet = stored.get(_key(context))
             if sheet is None or sheet.basis != context.basis or len(sheet.tallied) != len(bounds) - 1:
                 sheet = tally_store.TallySheet.blank(*_key(context), period, context.basis, len(bounds) - 1)
-            plans.append((context, window, bounds, sheet, _days_to_tally(context, bounds, sheet, changes)))
+            plans.append((context, whole_window, window, bounds, sheet, _days_to_tally(context, bounds, sheet, changes)))
         service = items[0][0].service
         signals = {signal for context, _ in items for signal in context.objective.type.signals}
         series = _series_loader(
-            conn, keys[service.id], service.staleness_s, signals, [(bounds, indexes) for _, _, bounds, _, indexes in plans]
+            conn, keys[service.id], service.staleness_s, signals, [(bounds, indexes) for _, _, _, bounds, _, indexes in plans]
         )
         shared: dict[tuple[str, int, int], DayTallies] = {}
-        for context, window, bounds, sheet, indexes in plans:
+        for context, whole_window, window, bounds, sheet, indexes in plans:
             for first, last in _runs(indexes):
                 computed = (context.basis, first, last)
                 if computed not in shared:
                     shape = (context.calendar, window, context.excluded)
-                    if shape not in counted:
-                        counted[shape] = counted_time(*shape)
-                    shared[computed] = tally_days(context, counted[shape], bounds[first : last + 2], series)
+                    shared[computed] = tally_days(context, counted_of(shape), bounds[first : last + 2], series)
                 tallied = shared[computed]
                 sheet.sums[:, first : last + 1] = [getattr(tallied, f) for f in tally_store.FIELDS]
                 # A day not over yet is tallied up to `now` only: redo it on the next run.
@@ -386,7 +410,12 @@ def _score_samples(
             if indexes:
                 sheets.append(sheet)
             tally = Tally(*(float(x) for x in sheet.sums.sum(axis=1)))
-            results += sample_results(context, period, tally, is_final(context.agreement, period, now_s, grace_s))
+            progress = Progress(
+                counted_of((context.calendar, window, context.excluded)).measure,
+                counted_of((context.calendar, whole_window, context.excluded)).measure,
+            )
+            final = is_final(context.agreement, period, now_s, grace_s)
+            results += sample_results(context, period, tally, final, progress)
     tally_store.upsert_sheets(conn, sheets, computed_at=from_epoch_s(now_s))
     return results
 

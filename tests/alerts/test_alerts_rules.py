@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from worker.alerts.channels import lines, title
 from worker.alerts.rules import (
     AlertKey,
     AlertState,
@@ -14,6 +15,7 @@ from worker.alerts.rules import (
     Guard,
     Route,
     Window,
+    closing_words,
     due_notifications,
     firing,
     group,
@@ -25,8 +27,12 @@ from worker.domain.model import ObjectiveType, Result, Status
 T0 = datetime(2026, 10, 14, 9, 0, tzinfo=timezone.utc)
 
 
-def result(bad=0.0, total=1_000_000.0, target=99.5, type_=ObjectiveType.AVAILABILITY, value=None, customer="acute") -> Result:
-    budget = (100 - target) / 100 * total
+def result(
+    bad=0.0, total=1_000_000.0, target=99.5, type_=ObjectiveType.AVAILABILITY, value=None, customer="acute", whole=None
+) -> Result:
+    """A period-to-date result; `whole` is W, the total the whole period is expected to reach
+    (SPEC 6: the stored budget is a share of the whole period's)."""
+    budget = (100 - target) / 100 * (whole if whole is not None else total)
     return Result(
         "2026-10", "core", customer, "epr", "epr-availability", type_, target, None,
         value if value is not None else (100 * (total - bad) / total if total else None),
@@ -78,17 +84,44 @@ def test_low_volume_event_windows_are_guarded_by_event_count():
 
 @pytest.mark.parametrize(
     "bad, expected",
-    [(0, False), (3_000, False), (3_751, True), (4_999, True)],  # period-to-date budget: 5,000 bad seconds
+    [(0, False), (7_000, False), (7_501, True), (9_999, True)],  # the whole period's budget: 10,000 bad seconds
 )
-def test_budget_low_below_a_quarter_left(bad, expected):
-    assert ("budget-low" in rules_of(Facts(result(bad=bad), {}, 0.5))) is expected
+def test_budget_low_below_a_quarter_of_the_whole_periods_budget_left(bad, expected):
+    assert ("budget-low" in rules_of(Facts(result(bad=bad, whole=2_000_000), {}, 0.5))) is expected
 
 
 def test_breached_when_bad_exceeds_the_whole_periods_budget():
-    # 1M counted seconds at half time: the whole period counts ~2M, its budget is 10,000.
-    assert "breached" in rules_of(Facts(result(bad=10_001), {}, 0.5))
-    assert "breached" not in rules_of(Facts(result(bad=9_999), {}, 0.5))
-    assert "breached" in rules_of(Facts(result(bad=5_001), {}, 1.0))
+    # |C| of the whole period is 2M counted seconds: at 99.5 % the period allows 10,000 bad.
+    assert "breached" in rules_of(Facts(result(bad=10_001), {}, 0.5, counted_whole_s=2_000_000))
+    assert "breached" not in rules_of(Facts(result(bad=10_000), {}, 0.5, counted_whole_s=2_000_000))
+    assert "breached" not in rules_of(Facts(result(bad=9_999), {}, 1.0, counted_whole_s=2_000_000))
+
+
+def test_breached_is_never_a_projection_from_the_data_so_far():
+    # The reported false page: 2 h of data, 15 min down, on the 3rd of a 31-day month. Projecting
+    # the total from the data so far said "can no longer be met"; the month allows 3 h 43 min.
+    # missing_data ignore, data from 00:00 to 02:00 on the 3rd: W = 7,200 + the counted time to come.
+    gone_s = 2 * 86_400 + 7_200
+    r = result(bad=900, total=7_200, whole=7_200 + 2_678_400 - gone_s)
+    assert 0.9 < r.error_budget_remaining < 0.95
+    facts = Facts(r, {}, gone_s / 2_678_400, counted_whole_s=2_678_400)
+    assert "breached" not in rules_of(facts)
+    assert "breached" not in rules_of(Facts(r, {}, 0.01))  # whole period unknown: nothing is certain
+
+
+@pytest.mark.parametrize("ended, expected", [(False, False), (True, True)])
+def test_latency_and_events_breach_only_once_the_period_has_ended(ended, expected):
+    for type_ in (ObjectiveType.LATENCY, ObjectiveType.EVENTS):
+        r = result(type_=type_, total=1_000, bad=100, target=99)  # value 90 %
+        assert ("breached" in rules_of(Facts(r, {}, 1.0, period_ended=ended))) is expected
+
+
+def test_breached_text_states_only_what_is_certain():
+    (fired,) = [f for f in firing(Facts(result(bad=14_000), {}, 0.9, counted_whole_s=2_678_400)) if f.key.rule == "breached"]
+    assert fired.summary == (
+        "the 99.5 % target can no longer be met this period: 3 h 53 min counted as down already exceeds "
+        "the 3 h 43 min the whole period allows"
+    )
 
 
 def test_incident_objective_breaches_when_value_below_target():
@@ -98,8 +131,9 @@ def test_incident_objective_breaches_when_value_below_target():
 
 
 def test_forecast_at_risk_when_budget_runs_out_before_the_period_ends():
-    # Half the budget used at half time, burning 1.5× now: 0.5 × 1.5 = 0.75 > 1 − 0.5 → at risk.
-    r = result(bad=5_000)
+    # Half the whole period's budget used at half time, burning 1.5× now: 0.5 × 1.5 = 0.75 > 0.5 left.
+    r = result(bad=5_000, whole=2_000_000)
+    assert r.error_budget_remaining == 0.5
     assert "at-risk" in rules_of(Facts(r, seconds_windows(**{"6h": 1.5}), 0.5))
     assert "at-risk" not in rules_of(Facts(r, seconds_windows(**{"6h": 0.9}), 0.5))
 
@@ -207,3 +241,35 @@ def test_data_missing_goes_to_operations_channels_only():
     assert not Route("acute-it", customers=("acute",)).takes(missing)
     source = AlertState(AlertKey("data-missing", "", "", "prom"), "ticket", "", T0)
     assert Route("ops").takes(source) and not Route("epr-team", services=("epr",)).takes(source)
+
+
+BREACHED = AlertKey("breached", "core", "acute", "epr-availability")
+
+
+def closing_payload(state: AlertState) -> dict:
+    alert = {
+        "customer": "acute", "customer_name": "Acute Services", "agreement": "core", "objective": "epr-availability",
+        "summary": state.summary, "target": 99.5, "hours": "always", "value": 99.6, "budget_remaining": 0.2,
+        "dashboard": None, "resolution": closing_words(state),
+    }
+    return {"event": "resolved", "rule": "breached", "severity": "page", "service": "epr",
+            "service_name": "Electronic Patient Record", "alerts": [alert]}
+
+
+@pytest.mark.parametrize("ended, words", [((), "figures corrected"), ((BREACHED,), "period ended")])
+def test_a_breached_alert_never_reads_plain_resolved(ended, words):
+    firing_state = AlertState(BREACHED, "page", "epr", T0, summary="the 99.5 % target can no longer be met this period")
+    closed, changes = transitions({BREACHED: firing_state}, [], T0 + timedelta(hours=1), period_ended=ended)
+    assert [c.event for c in changes] == [Event.RESOLVED]
+    state = closed[BREACHED]
+    assert state.summary.startswith(words) and closing_words(state) == words
+    payload = closing_payload(state)
+    assert title(payload).startswith(f"[{words.upper()} page] breached")
+    (line,) = lines(payload)
+    assert words in line and "resolved" not in line.lower() and "RESOLVED" not in title(payload)
+
+
+def test_other_alerts_still_resolve_plainly():
+    key = AlertKey("fast-burn", "core", "acute", "epr-availability")
+    closed, _ = transitions({key: AlertState(key, "page", "epr", T0, summary="burning")}, [], T0 + timedelta(hours=1))
+    assert closing_words(closed[key]) == "resolved"

@@ -50,12 +50,24 @@ def route_of(channel: Channel) -> Route:
     )
 
 
-def _counted_shares(conn: Any, catalogue: Catalogue, now_s: float) -> dict[tuple[str, str], float]:
-    """(agreement, objective) → the share of the running period's counted time gone by at
-    `now`. Exact from the calendar (office hours, bank holidays, excluded maintenance), so
+@dataclass(frozen=True)
+class CountedTime:
+    """The running period's counted time of one objective: gone by at `now`, and whole."""
+
+    so_far_s: float
+    whole_s: float
+
+    @property
+    def share(self) -> float:
+        return max(1e-9, min(1.0, self.so_far_s / self.whole_s)) if self.whole_s > 0 else 1.0
+
+
+def _counted_times(conn: Any, catalogue: Catalogue, now_s: float) -> dict[tuple[str, str], CountedTime]:
+    """(agreement, objective) → the running period's counted time (|C|) gone by at `now` and
+    whole. Exact from the calendar (office hours, bank holidays, excluded maintenance), so
     the whole period's budget is known, not guessed from the wall clock."""
-    shares: dict[tuple[str, str], float] = {}
-    measured: dict[tuple, tuple[float, float]] = {}
+    found: dict[tuple[str, str], CountedTime] = {}
+    measured: dict[tuple, CountedTime] = {}
     for context in contexts(catalogue, all_maintenance(conn, catalogue)):
         window = scored_window(context.agreement, period_of(now_s, context.agreement.timezone))
         if window is None:
@@ -63,11 +75,22 @@ def _counted_shares(conn: Any, catalogue: Catalogue, now_s: float) -> dict[tuple
         shape = (context.calendar, window, context.excluded)
         if shape not in measured:
             counted = counted_time(*shape)
-            measured[shape] = (clip(counted, window[0], now_s).measure, counted.measure)
-        so_far, whole = measured[shape]
-        if whole > 0:
-            shares[(context.agreement.id, context.objective.id)] = max(1e-9, min(1.0, so_far / whole))
-    return shares
+            measured[shape] = CountedTime(clip(counted, window[0], now_s).measure, counted.measure)
+        found[(context.agreement.id, context.objective.id)] = measured[shape]
+    return found
+
+
+def _ended_breaches(states: Mapping[AlertKey, AlertState], catalogue: Catalogue, now_s: float) -> set[AlertKey]:
+    """Firing `breached` episodes that started in a period now over (in their agreement's
+    zone): they close as "period ended", never as corrected figures."""
+    ended = set()
+    for key, state in states.items():
+        agreement = catalogue.agreements.get(key.agreement)
+        if key.rule != rules.Rule.BREACHED or state.firing_since is None or agreement is None:
+            continue
+        if period_of(state.firing_since.timestamp(), agreement.timezone) < period_of(now_s, agreement.timezone):
+            ended.add(key)
+    return ended
 
 
 def evaluate(
@@ -79,16 +102,14 @@ def evaluate(
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(73112027)")
         now_s = now.timestamp()
         results: dict[tuple[str, str, str], Result] = {}
-        elapsed: dict[tuple[str, str, str], float] = {}
-        shares = _counted_shares(conn, catalogue, now_s)
+        counted = _counted_times(conn, catalogue, now_s)
+        ended: dict[str, bool] = {}
         for agreement in catalogue.agreements.values():
             period = period_of(now_s, agreement.timezone)
-            start, end = period_bounds(period, agreement.timezone)
-            wall = max(1e-9, min(1.0, (now_s - start) / (end - start)))
+            ended[agreement.id] = now_s >= period_bounds(period, agreement.timezone)[1]
             for r in load_results(conn, period):
                 if r.agreement == agreement.id:
                     results[(r.agreement, r.customer, r.objective)] = r
-                    elapsed[(r.agreement, r.customer, r.objective)] = shares.get((r.agreement, r.objective), wall)
         windows: dict[tuple[str, str, str], dict[str, Window]] = {}
         hour_coverage: dict[tuple[str, str, str], float] = {}
         for b in load_burn_rates(conn, list(catalogue.agreements)):
@@ -101,7 +122,11 @@ def evaluate(
         evaluated: set[AlertKey] = set()
         for k, result in results.items():
             used = {i: ratio for i, customer, ratio in near.get((k[0], k[2]), []) if customer in (None, k[1])}
-            facts = Facts(result, windows.get(k, {}), elapsed[k], used, coverage.get(k))
+            times = counted.get((k[0], k[2]))
+            facts = Facts(
+                result, windows.get(k, {}), times.share if times else 1.0, used, coverage.get(k),
+                counted_whole_s=times.whole_s if times else None, period_ended=ended[k[0]],
+            )
             fired += rules.firing(facts, guard or Guard())
             # data-missing of an objective is judged only when its last hour was measured (not
             # at night for office hours): an unmeasured hour neither starts nor resolves it.
@@ -114,7 +139,7 @@ def evaluate(
                 fired.append(f)
 
         old = store.load_states(conn)
-        changed, transitions = rules.transitions(old, fired, now, evaluated)
+        changed, transitions = rules.transitions(old, fired, now, evaluated, _ended_breaches(old, catalogue, now_s))
         states = {**old, **changed}
         silenced = _silenced(states, store.active_silences(conn, now), _in_maintenance(conn, catalogue, now))
         due = rules.due_notifications(
@@ -231,6 +256,7 @@ def _payload(
                 "value": result.value if result else None,
                 "budget_remaining": result.error_budget_remaining if result else None,
                 "summary": state.summary,
+                "resolution": rules.closing_words(state) if event == "resolved" else None,
                 "firing_since": d.firing_since.isoformat(),
                 "resolved_at": state.resolved_at.isoformat() if event == "resolved" and state.resolved_at else None,
                 "sequence": d.sequence,

@@ -8,8 +8,8 @@ Rules, per (agreement, customer, objective) unless said otherwise:
 |------------------------|-------------------------------------------------------------------------|----------|
 | fast-burn              | burn rate > 14.4 over both 1h and 5m                                    | page     |
 | slow-burn              | > 6 over 6h and 30m, or > 1 over 3d and 6h                              | ticket   |
-| budget-low             | period-to-date error_budget_remaining < 0.25                            | ticket   |
-| breached               | the period's target can no longer be met                               | page     |
+| budget-low             | period-to-date error_budget_remaining < 0.25 (of the whole period's)    | ticket   |
+| breached               | the period's target can no longer be met, whatever data is to come     | page     |
 | at-risk                | at the 6h burn rate the period's budget runs out before the period ends | ticket   |
 | incident-near-breach   | an open incident has used ≥ 80 % of its `within`                        | ticket   |
 | data-missing           | coverage of the last hour < 50 %, or a source failed 3 runs in a row    | ticket   |
@@ -18,11 +18,19 @@ Low-traffic guard: a burn-rate window counts only when it holds enough data — 
 `min_events` events/samples/incidents, or for availability (seconds) at least
 `min_counted_ratio` of the window's length counted — so one failed probe at 3 a.m. (a 5-minute
 window holding 60 counted seconds) pages nobody.
+
+`breached` is a certainty, never a projection: availability fires once the bad seconds so far
+exceed (1 − target) × |C| of the whole period — the largest total the period can reach under
+any missing_data policy — so no data still to come can save it; incident objectives fire on
+value < target; latency and events only once the period has ended. Hence, within its period,
+it stops firing only when corrected inputs (late or replaced data) lower the bad, and its
+resolve says "figures corrected"; an episode still firing when its period ends closes with
+"period ended" (the month's figures then belong to the report).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -88,6 +96,8 @@ class Facts:
     elapsed_ratio: float = 1.0  # share of the period's counted time gone by at `now` (0–1]
     incident_used: Mapping[str, float] = field(default_factory=dict)  # open incident → used / within
     coverage_last_hour: float | None = None
+    counted_whole_s: float | None = None  # |C| of the whole period, from the calendar (None: unknown)
+    period_ended: bool = False
 
 
 @dataclass(frozen=True, order=True)
@@ -154,36 +164,68 @@ def _above(facts: Facts, threshold: float, names: Iterable[str], guard: Guard) -
     return True
 
 
-def whole_period_budget(result: Result, elapsed_ratio: float) -> float | None:
-    """The bad allowed over the whole period: (1 − target) × the period's counted total.
-    `elapsed_ratio` is the share of the period's counted time gone by (exact from the
-    calendar), so for availability under missing_data down/up the whole total is exact; for
-    counts (latency, events) and missing_data ignore it is projected from the total so far."""
-    if elapsed_ratio <= 0 or result.total <= 0:
+def _budget_share(target: float) -> float:
+    return (100.0 - target) / 100.0  # not 1 − target/100: 1 − 0.99 is 0.010000000000000009
+
+
+def availability_allowance_s(result: Result, counted_whole_s: float | None) -> float | None:
+    """The most bad seconds the whole period allows: (1 − target) × |C| of the whole period,
+    the largest total it can reach under every missing_data policy."""
+    if result.type.is_incident or result.unit != "seconds" or counted_whole_s is None:
         return None
-    whole_total = result.total / min(1.0, elapsed_ratio)
-    return (100.0 - result.target) / 100.0 * whole_total
+    return _budget_share(result.target) * counted_whole_s
 
 
-def breached(result: Result, elapsed_ratio: float) -> bool:
-    """The period's target can no longer be met."""
+def breached(facts: Facts) -> bool:
+    """The period's target can no longer be met, whatever data is still to come (SPEC 7)."""
+    result = facts.result
     if result.type.is_incident:
         return result.value is not None and result.value < result.target
-    budget = whole_period_budget(result, elapsed_ratio)
-    return budget is not None and result.bad > budget
+    allowance = availability_allowance_s(result, facts.counted_whole_s)
+    if allowance is not None:
+        return result.bad > allowance
+    if result.unit == "seconds":
+        return False  # |C| unknown: nothing is certain
+    return facts.period_ended and result.value is not None and result.value < result.target
+
+
+def breached_text(facts: Facts) -> str:
+    """Only what is certain from the stored data."""
+    r = facts.result
+    allowance = availability_allowance_s(r, facts.counted_whole_s)
+    if allowance is not None:
+        return (
+            f"the {r.target:g} % target can no longer be met this period: {duration(r.bad)} counted as down "
+            f"already exceeds the {duration(allowance)} the whole period allows"
+        )
+    if r.type.is_incident:
+        return f"the {r.target:g} % target is missed so far this period: {r.bad:g} of {r.total:g} incidents breached"
+    return f"the period ended below the {r.target:g} % target"
+
+
+def duration(seconds: float) -> str:
+    """`3 h 43 min`, `15 min`, `40 s`: whole minutes once there are any."""
+    whole = int(seconds)
+    hours, minutes = divmod(whole // 60, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min"
+    return f"{whole} s"
 
 
 def at_risk(facts: Facts, guard: Guard) -> bool:
-    """At the 6h burn rate, the bad still to come before the period ends overspends the
-    budget: burn × time-left-ratio > 1 − bad/budget (both as shares of the whole budget)."""
+    """At the 6h burn rate, the bad still to come before the period ends spends more than
+    the whole period's budget left: burn × time-left-ratio > error_budget_remaining (both as
+    shares of the whole period's budget; the stored figure, SPEC 6)."""
     result = facts.result
-    budget = whole_period_budget(result, facts.elapsed_ratio)
+    remaining = result.error_budget_remaining
     window = facts.windows.get("6h")
-    if budget is None or budget <= 0 or not _counts(window, "6h", result.unit == "seconds", guard):
+    if remaining is None or not _counts(window, "6h", result.unit == "seconds", guard):
         return False
     assert window is not None and window.burn_rate is not None
     left_ratio = max(0.0, 1.0 - facts.elapsed_ratio)
-    return window.burn_rate * left_ratio > 1.0 - result.bad / budget
+    return window.burn_rate * left_ratio > remaining
 
 
 def firing(facts: Facts, guard: Guard | None = None) -> list[Firing]:
@@ -198,10 +240,9 @@ def firing(facts: Facts, guard: Guard | None = None) -> list[Firing]:
         rate = facts.windows["6h"].burn_rate or 0.0
         found.append((Rule.SLOW_BURN, f"the error budget is burning {rate:.1f}× faster than the target allows (last 6 hours)"))
     if r.error_budget_remaining is not None and r.error_budget_remaining < BUDGET_LOW:
-        found.append((Rule.BUDGET_LOW, f"only {max(r.error_budget_remaining, 0) * 100:.0f} % of this month's error budget is left"))
-    is_breached = breached(r, facts.elapsed_ratio)
-    if is_breached:
-        found.append((Rule.BREACHED, f"the {r.target:g} % target can no longer be met this month"))
+        found.append((Rule.BUDGET_LOW, f"only {max(r.error_budget_remaining, 0) * 100:.0f} % of this period's error budget is left"))
+    if breached(facts):
+        found.append((Rule.BREACHED, breached_text(facts)))
     elif at_risk(facts, guard):
         found.append((Rule.AT_RISK, "at the current rate the error budget runs out before the month ends"))
     near = sorted(i for i, used in facts.incident_used.items() if used >= NEAR_BREACH)
@@ -231,13 +272,32 @@ def source_failing(source: str, failures_in_row: int) -> Firing | None:
 # ---------------------------------------------------------------- state transitions
 
 
+FIGURES_CORRECTED = "figures corrected"
+PERIOD_ENDED = "period ended"
+
+
+def closing_words(state: AlertState) -> str:
+    """How a resolve is named: a `breached` alert is never plainly "resolved" (it was a
+    certainty): its figures were corrected, or its period ended."""
+    if state.key.rule != Rule.BREACHED:
+        return "resolved"
+    return PERIOD_ENDED if state.summary.startswith(PERIOD_ENDED) else FIGURES_CORRECTED
+
+
 def transitions(
-    states: Mapping[AlertKey, AlertState], now_firing: Iterable[Firing], now: datetime, evaluated: set[AlertKey] | None = None
+    states: Mapping[AlertKey, AlertState],
+    now_firing: Iterable[Firing],
+    now: datetime,
+    evaluated: set[AlertKey] | None = None,
+    period_ended: Collection[AlertKey] = (),
 ) -> tuple[dict[AlertKey, AlertState], list[Transition]]:
     """New states and the transitions from `states` to what fires `now`. A firing alert not
     in `now_firing` resolves — unless `evaluated` is given and it was not evaluated this time
-    (its objective was not scored): absent facts are not good news."""
+    (its objective was not scored): absent facts are not good news. A `breached` episode
+    in `period_ended` (fired in a period that is over) closes as such; any other breached
+    resolve can only come from corrected figures, and its summary says so."""
     fired = {f.key: f for f in now_firing}
+    ended = set(period_ended)
     new: dict[AlertKey, AlertState] = {}
     changes: list[Transition] = []
     for key, f in fired.items():
@@ -252,7 +312,13 @@ def transitions(
             continue
         if evaluated is not None and key not in evaluated:
             continue
-        new[key] = replace(old, firing_since=None, resolved_at=now)
+        summary = old.summary
+        if key.rule == Rule.BREACHED:
+            if key in ended:
+                summary = f"{PERIOD_ENDED}: the period closed with its target missed ({old.summary})"
+            else:
+                summary = f"{FIGURES_CORRECTED}: the stored figures no longer show the target missed"
+        new[key] = replace(old, firing_since=None, resolved_at=now, summary=summary)
         changes.append(Transition(key, Event.RESOLVED, now, old.firing_since))
     return new, sorted(changes, key=lambda t: (t.key, t.event))
 

@@ -1,9 +1,10 @@
 """Use case: compute every objective's burn rates over the SPEC 7 windows (5m … 3d) from the
 stored samples and incidents, and store them (`burn_rates` table).
 
-Called by the worker after each scoring run (`sla.score_pending`, `sla.reconcile`), so the
-metrics endpoint only reads them (a scrape stays fast at 5,000 objectives) and the alert rules
-(SPEC 7) can read the same figures. The clock is an argument; the numbers come from the pure
+Stored by every scoring run, whoever starts it (`worker.pipeline.score_period` for the CLI's
+`sla-worker score` and `sla.reconcile`, `score_pending` for the worker), inside the scoring
+transaction (`store_burn_rates`). So the metrics endpoint only reads them (a scrape stays
+fast at 5,000 objectives) and the alert rules (SPEC 7) read the same figures. The clock is an argument; the numbers come from the pure
 core (`worker.scoring.burn`), sharing work as period scoring does: one sample load per
 service, one tally per basis and window, one incident outcome list per rule.
 """
@@ -41,24 +42,36 @@ from worker.storage.engine import read_only
 
 def compute_burn_rates(engine: Engine, catalogue: Catalogue, now: datetime) -> list[StoredBurnRate]:
     """Every (agreement, customer, objective, window) burn rate at `now`, from stored data."""
+    with read_only(engine) as conn:
+        return burn_rates_at(conn, catalogue, now)
+
+
+def burn_rates_at(conn: Connection, catalogue: Catalogue, now: datetime) -> list[StoredBurnRate]:
+    """`compute_burn_rates` on the caller's connection (inside its transaction, it sees what
+    that transaction wrote)."""
     now_s = now.timestamp()
     found: list[StoredBurnRate] = []
-    with read_only(engine) as conn:
-        work = contexts(catalogue, all_maintenance(conn, catalogue))
-        keys = {service: key for key, service in sample_store.service_ids(conn).items()}
-        by_service: dict[str, list[ObjectiveContext]] = defaultdict(list)
-        incident_work: list[ObjectiveContext] = []
-        for context in work:
-            if context.objective.type.is_incident:
-                incident_work.append(context)
-            elif reach(context.agreement, now_s, LONGEST_WINDOW_S) is not None:
-                by_service[context.objective.service].append(context)
-            else:  # outside its agreement's effective dates: no data in any window
-                found += _rows(context, _no_data(), now)
-        for service, items in by_service.items():
-            found += _sample_rows(conn, keys.get(service), items, now)
-        found += _incident_rows(conn, incident_work, now)
+    work = contexts(catalogue, all_maintenance(conn, catalogue))
+    keys = {service: key for key, service in sample_store.service_ids(conn).items()}
+    by_service: dict[str, list[ObjectiveContext]] = defaultdict(list)
+    incident_work: list[ObjectiveContext] = []
+    for context in work:
+        if context.objective.type.is_incident:
+            incident_work.append(context)
+        elif reach(context.agreement, now_s, LONGEST_WINDOW_S) is not None:
+            by_service[context.objective.service].append(context)
+        else:  # outside its agreement's effective dates: no data in any window
+            found += _rows(context, _no_data(), now)
+    for service, items in by_service.items():
+        found += _sample_rows(conn, keys.get(service), items, now)
+    found += _incident_rows(conn, incident_work, now)
     return found
+
+
+def store_burn_rates(conn: Connection, catalogue: Catalogue, now: datetime) -> int:
+    """Compute and store every burn rate at `now` inside the caller's transaction (scoring
+    calls this, so results and burn rates are committed together); returns the rows written."""
+    return upsert_burn_rates(conn, burn_rates_at(conn, catalogue, now))
 
 
 def refresh_burn_rates(engine: Engine, catalogue: Catalogue, now: datetime) -> int:

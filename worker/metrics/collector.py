@@ -73,7 +73,7 @@ FAMILIES: dict[str, tuple[str, str, list[str]]] = {
     ),
     "sla_error_budget_remaining_ratio": (
         "gauge",
-        "Share of the current period's error budget still left: 1 untouched, 0 used up, below 0 overspent.",
+        "Share of the whole current period's error budget still unspent: 1 untouched, 0 used up, below 0 overspent.",
         OBJECTIVE_LABELS,
     ),
     "sla_burn_rate": (

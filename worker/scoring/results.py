@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
-from worker.domain.model import Agreement, MissingData, Objective, Result, Status
+from worker.domain.model import Agreement, MissingData, Objective, ObjectiveType, Result, Status
 
 
 @dataclass(frozen=True)
@@ -57,13 +57,49 @@ def status_of(value: float | None, target: float, warning: float | None) -> Stat
     return Status.GREEN
 
 
-def error_budget_remaining(bad: float, total: float, target: float) -> float | None:
-    """1 − bad / ((1 − target/100) × total); negative once overspent."""
-    if total <= 0:
+@dataclass(frozen=True)
+class Progress:
+    """How far through the period's counted time (|C|) a result is computed. Only a
+    period-to-date budget needs it: the whole period's budget depends on the part of C
+    still to come."""
+
+    counted_so_far_s: float
+    counted_whole_s: float
+
+    @property
+    def to_come_s(self) -> float:
+        return max(0.0, self.counted_whole_s - self.counted_so_far_s)
+
+    @property
+    def share_gone(self) -> float:
+        """Share of the period's counted time gone by (1 when the period counts nothing)."""
+        if self.counted_whole_s <= 0:
+            return 1.0
+        return min(1.0, max(0.0, self.counted_so_far_s / self.counted_whole_s))
+
+
+def whole_period_total(objective_type: ObjectiveType, total: float, progress: Progress | None, final: bool) -> float:
+    """W of SPEC 6: the total the whole period is expected to reach. A final result (or one
+    computed without progress) has W = total; period-to-date availability adds the counted
+    seconds still to come (so W = |C| under missing_data down or up); latency and events
+    scale the total so far by the share of counted time gone by; incidents keep W = total
+    (how many incidents a month will bring is not a matter of time)."""
+    if final or progress is None or objective_type.is_incident:
+        return total
+    if objective_type is ObjectiveType.AVAILABILITY:
+        return total + progress.to_come_s
+    share = progress.share_gone
+    return total / share if share > 0 else total
+
+
+def error_budget_remaining(bad: float, whole_total: float, target: float) -> float | None:
+    """1 − bad / ((1 − target/100) × W), W the whole period's total: the share of the whole
+    period's budget still unspent; negative once overspent, None when W = 0."""
+    if whole_total <= 0:
         return None
     if target >= 100.0:
         return 1.0 if bad == 0 else 0.0
-    return 1.0 - bad / ((1.0 - target / 100.0) * total)
+    return 1.0 - bad / ((1.0 - target / 100.0) * whole_total)
 
 
 def floor2(value: float) -> Decimal:
@@ -75,9 +111,17 @@ def floor2(value: float) -> Decimal:
 
 
 def make_result(
-    period: str, agreement: Agreement, customer: str, objective: Objective, score: Score, final: bool
+    period: str,
+    agreement: Agreement,
+    customer: str,
+    objective: Objective,
+    score: Score,
+    final: bool,
+    progress: Progress | None = None,
 ) -> Result:
+    """`progress` (counted time gone by and whole) sets a period-to-date result's budget."""
     value = value_of(score)
+    whole = whole_period_total(objective.type, score.total, progress, final)
     return Result(
         period=period,
         agreement=agreement.id,
@@ -94,6 +138,7 @@ def make_result(
         total=score.total,
         unit=objective.type.unit,
         coverage=score.coverage,
-        error_budget_remaining=error_budget_remaining(score.bad, score.total, objective.target),
+        error_budget_remaining=error_budget_remaining(score.bad, whole, objective.target),
         final=final,
+        kind=agreement.kind,
     )

@@ -28,7 +28,7 @@ from worker.scoring.calendars import OpenTime
 from worker.scoring.counted import excluded_maintenance
 from worker.scoring.intervals import Intervals, clip
 from worker.scoring.periods import period_bounds
-from worker.scoring.results import Tally, availability_score, count_score, make_result
+from worker.scoring.results import Progress, Tally, availability_score, count_score, make_result
 from worker.scoring.tallies import DayTallies, tally_availability, tally_events, tally_latency
 
 Series = tuple[np.ndarray, np.ndarray]
@@ -112,14 +112,18 @@ def sum_days(days: DayTallies) -> Tally:
     )
 
 
-def sample_results(context: ObjectiveContext, period: str, tally: Tally, final: bool) -> list[Result]:
-    """The same score for every customer of the agreement: sample data is not per customer."""
+def sample_results(
+    context: ObjectiveContext, period: str, tally: Tally, final: bool, progress: Progress | None = None
+) -> list[Result]:
+    """The same score for every customer of the agreement: sample data is not per customer.
+    `progress` (the counted time gone by and the period's whole, both from the calendar)
+    sets a period-to-date result's budget against the whole period (SPEC 6)."""
     objective = context.objective
     if objective.type is ObjectiveType.AVAILABILITY:
         score = availability_score(tally, objective.missing_data)
     else:
         score = count_score(tally.good, tally.total)
-    return [make_result(period, context.agreement, c, objective, score, final) for c in context.agreement.customers]
+    return [make_result(period, context.agreement, c, objective, score, final, progress) for c in context.agreement.customers]
 
 
 def incident_results(
