@@ -7,13 +7,15 @@ task. Redis in production; the SQLAlchemy transport on SQLite as the embedded de
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from celery import Celery
 from celery.signals import beat_init, worker_init
 
+from worker.domain.errors import ConfigError
 from worker.metrics import tasks_timing
-from worker.schedules import TIMEZONE, load_schedule
+from worker.schedules import TIMEZONE, beat_schedule
 from worker.settings import Settings, load_settings
 
 SOFT_LIMIT_S = 540
@@ -21,6 +23,12 @@ HARD_LIMIT_S = 600
 
 
 def make_app(settings: Settings) -> Celery:
+    # A worker without beat needs no schedule, so a schedule problem is kept, not raised here:
+    # a beat (`celery beat`, `worker -B`, `sla-worker run`) refuses to start with it.
+    try:
+        schedule, schedule_problems = beat_schedule(settings.schedules_dir), []
+    except ConfigError as error:
+        schedule, schedule_problems = {}, error.problems
     app = Celery("sla-worker", include=["worker.tasks"])
     app.conf.update(
         broker_url=settings.broker_url,
@@ -39,7 +47,8 @@ def make_app(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         timezone=TIMEZONE,
         enable_utc=True,
-        beat_schedule=load_schedule(settings.schedules_dir),
+        beat_schedule=schedule,
+        sla_schedule_problems=schedule_problems,
         beat_scheduler="worker.beat:GuardedScheduler",
         beat_max_loop_interval=10,
     )
@@ -61,7 +70,22 @@ def _prepare_embedded_broker(**_kwargs: object) -> None:
         Path(url.removeprefix("sqla+sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
 
+def _refuse_beat_without_schedule(sender: object = None, **_kwargs: object) -> None:
+    """A beat with no schedule entry exits 2 at start instead of idling silently (SPEC 2)."""
+    from celery.worker import WorkController
+
+    if isinstance(sender, WorkController) and not getattr(sender, "options", {}).get("beat"):
+        return  # a worker without embedded beat
+    problems = app.conf.get("sla_schedule_problems") or []
+    if problems:
+        for problem in problems:
+            print(f"sla-worker: {problem}", file=sys.stderr, flush=True)
+        raise SystemExit(2)
+
+
 app = make_app(load_settings())
 worker_init.connect(_prepare_embedded_broker)
+worker_init.connect(_refuse_beat_without_schedule)
 beat_init.connect(_prepare_embedded_broker)
+beat_init.connect(_refuse_beat_without_schedule)
 tasks_timing.install()  # sla_task_duration_seconds, summed over every worker process

@@ -145,6 +145,37 @@ class DemoSummary:
         return self.history.get(self.last_complete_period, ())
 
 
+# ------------------------------------------------------------------ whose database
+
+
+# The demo marks a database it writes into with a row in `leases` that never expires (no
+# process ever takes a lease of that name), so that it may write into it again later and
+# into nothing else: a trust's own database is never filled with synthetic history.
+DEMO_MARKER = "sla-worker-demo"
+_NEVER = datetime(9999, 12, 31, tzinfo=timezone.utc)
+
+
+def claim_for_demo(engine: Engine, now: datetime) -> bool:
+    """Mark the database as the demo's and say True when it holds no data or
+    an earlier demo marked it; False (and nothing written) when it holds anyone else's data.
+    The mark is written before any data, so a demo stopped half-way may run again."""
+    from sqlalchemy import exists, select
+
+    from worker.storage import tables
+
+    # What a trust's data is: its inputs and what was made of them. Bookkeeping a worker
+    # writes even with no data (leases, task timings, watermarks, alert states) does not count.
+    data = (tables.samples, tables.incidents, tables.maintenance, tables.ingested_files, tables.results,
+            tables.tallies, tables.reports, tables.silences)
+    with engine.begin() as conn:
+        if conn.execute(select(tables.leases.c.name).where(tables.leases.c.name == DEMO_MARKER)).first() is not None:
+            return True
+        if any(conn.execute(select(exists().select_from(table))).scalar() for table in data):
+            return False
+        conn.execute(tables.leases.insert().values(name=DEMO_MARKER, holder=f"sla-worker demo, {now:%Y-%m-%d %H:%M}Z", expires_at=_NEVER))
+    return True
+
+
 # ------------------------------------------------------------------ the use case
 
 

@@ -1,4 +1,6 @@
-"""The beat schedule from `schedules/*.yaml` → Celery `beat_schedule` entries."""
+"""The beat schedule from `*.yaml` in SLA_SCHEDULES_DIR (default: the schedule installed with
+the package) → Celery `beat_schedule` entries. A beat with no entry would idle silently, so it
+is refused (SPEC 2)."""
 
 from __future__ import annotations
 
@@ -15,17 +17,33 @@ TIMEZONE = "Europe/London"
 
 
 def load_schedule(directory: Path) -> dict[str, dict]:
-    """Every entry of every `*.yaml` file in `directory` (an absent folder: no schedule)."""
+    """Every entry of every `*.yaml` file in `directory`. An absent folder is refused, not read
+    as "no schedule": a mistyped SLA_SCHEDULES_DIR must not leave beat idle."""
+    if not directory.is_dir():
+        raise ConfigError([f"SLA_SCHEDULES_DIR: {directory}: no such folder (unset it to use the schedule installed with sla-worker)"])
     entries: dict[str, dict] = {}
     problems: list[str] = []
-    for path in sorted(directory.glob("*.yaml")) if directory.is_dir() else []:
-        for name, entry in (yaml.safe_load(path.read_text()) or {}).items():
+    for path in sorted(directory.glob("*.yaml")):
+        document = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(document, dict):
+            problems.append(f"{path.name}: expected a mapping of entry names to entries")
+            continue
+        for name, entry in document.items():
             try:
                 entries[name] = _entry(entry)
             except (InvalidValue, KeyError, TypeError, ValueError) as error:
                 problems.append(f"{path.name}: {name}: {error}")
     if problems:
         raise ConfigError(problems)
+    return entries
+
+
+def beat_schedule(directory: Path) -> dict[str, dict]:
+    """The schedule a beat runs: refused (ConfigError) when the folder is absent or holds no
+    entry, because such a beat would start and never run anything."""
+    entries = load_schedule(directory)
+    if not entries:
+        raise ConfigError([f"SLA_SCHEDULES_DIR: {directory}: no schedule entry in any *.yaml file: a beat would never run anything"])
     return entries
 
 

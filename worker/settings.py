@@ -11,6 +11,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from worker.domain.errors import ConfigError, InvalidValue
 from worker.domain.time import parse_duration
 
+# The default beat schedule, installed with the package (SPEC 2): a worker started from any
+# directory runs it. The checkout's top-level `schedules/` is a link to this folder.
+PACKAGED_SCHEDULES_DIR = Path(__file__).resolve().parent / "default_schedule"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SLA_", env_file=".env", extra="ignore", frozen=True)
@@ -26,7 +30,7 @@ class Settings(BaseSettings):
     smtp_from: str = "sla-worker@localhost"
     metrics_addr: str = "127.0.0.1:9464"
     reports_dir: Path = Path("var/reports")
-    schedules_dir: Path = Path("schedules")
+    schedules_dir: Path = PACKAGED_SCHEDULES_DIR  # SLA_SCHEDULES_DIR replaces it
     worker_concurrency: int = 2
     grafana_url: str | None = None  # links in alert messages to the customer dashboard
     # Low-traffic guard of the burn-rate alerts: the least data a window needs to count.

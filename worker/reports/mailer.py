@@ -3,7 +3,9 @@ the settings, or — when SLA_SMTP_HOST is unset — `.eml` files written to `va
 
 Errors have kinds: a connection that fails, times out or drops, and 4xx replies, are
 `TransientError` (try again later); 5xx replies (recipient refused, authentication failed)
-are `PermanentError`. Credentials are never sent over an unencrypted connection, except to a
+are `PermanentError`. A server that cannot be reached at all (refused, unknown host, no answer
+to the connection) is `SmtpUnreachable`, a `TransientError` the command line reports as exit 3
+(SPEC 11: a server that cannot be reached) rather than as a failed send. Credentials are never sent over an unencrypted connection, except to a
 server on this machine (loopback), and never appear in an error message.
 """
 
@@ -24,6 +26,10 @@ from worker.settings import Settings
 
 OUTBOX = Path("var/outbox")
 TIMEOUT_S = 30.0
+
+
+class SmtpUnreachable(TransientError):
+    """No connection to the SMTP server could be opened (SLA_SMTP_HOST / SLA_SMTP_PORT)."""
 
 
 class Mailer(Protocol):
@@ -59,6 +65,7 @@ class SmtpMailer:
         self.host, self.port, self.user, self.starttls, self.timeout_s = host, port, user, starttls, timeout_s
         self._password = password
         self._tls_context = tls_context
+        self.unreachable: str | None = None  # why the last connection attempt failed, if it did
 
     def send(self, message: EmailMessage) -> str:
         if self.user and not self.starttls and not _is_loopback(self.host):
@@ -66,7 +73,18 @@ class SmtpMailer:
                 f"refusing to send SMTP credentials to {self.host} without STARTTLS (set SLA_SMTP_STARTTLS=true)"
             )
         try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout_s) as smtp:
+            connection = smtplib.SMTP(self.host, self.port, timeout=self.timeout_s)
+        except OSError as error:  # refused, unknown host, no route, timed out: nobody answered
+            self.unreachable = f"SMTP server {self.host}:{self.port} cannot be reached: {error.strerror or error}"
+            raise SmtpUnreachable(self.unreachable) from None
+        except smtplib.SMTPConnectError as error:  # answered, but not with a greeting
+            kind = TransientError if 400 <= error.smtp_code < 500 else PermanentError
+            raise kind(f"SMTP {self.host}:{self.port}: {error.smtp_code} refused the connection") from None
+        except smtplib.SMTPException as error:  # dropped before the greeting
+            raise TransientError(f"SMTP {self.host}:{self.port}: {type(error).__name__}: {error}") from None
+        self.unreachable = None
+        try:
+            with connection as smtp:
                 smtp.ehlo()
                 if self.starttls:
                     smtp.starttls(context=self._tls_context or ssl.create_default_context())

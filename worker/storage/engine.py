@@ -34,6 +34,10 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 APPLICATION_NAME = "sla-worker"
 
 
+class UnsupportedDatabase(ValueError):
+    """A database URL sla-worker cannot use (another engine or driver): bad configuration."""
+
+
 def normalise_url(url: str | URL) -> URL:
     """The URL with the driver sla-worker uses: `postgresql://` (and `postgres://`) become
     `postgresql+psycopg://` (psycopg 3); SQLite URLs are kept as they are."""
@@ -54,14 +58,14 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
         return _sqlite_engine(parsed, kwargs)
     if backend == "postgresql":
         if parsed.get_driver_name() != "psycopg":
-            raise ValueError(
+            raise UnsupportedDatabase(
                 f"PostgreSQL is used through psycopg 3: write postgresql+psycopg://… (got {parsed.drivername}://)"
             )
         connect_args = dict(kwargs.pop("connect_args", {}))
         if "application_name" not in parsed.query:
             connect_args.setdefault("application_name", APPLICATION_NAME)
         return create_engine(parsed, connect_args=connect_args, **kwargs)
-    raise ValueError(f"unsupported database {parsed.drivername!r}: use sqlite:/// or postgresql+psycopg://")
+    raise UnsupportedDatabase(f"unsupported database {parsed.drivername!r}: use sqlite:/// or postgresql+psycopg://")
 
 
 def _sqlite_engine(url: URL, kwargs: dict[str, Any]) -> Engine:
@@ -99,6 +103,19 @@ def _sqlite_engine(url: URL, kwargs: dict[str, Any]) -> Engine:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def sqlite_file(url: str | URL) -> str | None:
+    """The file of an SQLite database URL; None for any other database, or one in memory."""
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if database in ("", ":memory:") or "mode=memory" in database:
+        return None
+    if str(parsed.query.get("uri", "")).lower() in ("true", "1"):
+        return database.removeprefix("file:").split("?", 1)[0]
+    return database
 
 
 @contextmanager
