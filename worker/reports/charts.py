@@ -206,7 +206,7 @@ def _status_bars(chart: StatusBars) -> Figure:
                 )
         bottom = [b + h for b, h in zip(bottom, heights)]
     ax.set_xticks(x, [m.replace(" ", "\n") for m in chart.months])
-    ax.set_ylabel("objectives")
+    ax.set_ylabel("results")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(axis="y", color="#E8EDEE", linewidth=0.8)

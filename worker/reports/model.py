@@ -51,10 +51,13 @@ WORST_COUNT = 10
 @dataclass(frozen=True)
 class MonthValue:
     period: str
-    value: float | None  # None: no data that month (or not in effect: status None)
+    value: float | None  # None: no data that month (or no result: status None)
     status: Status | None  # None: no result that month
     target: float | None
     error_budget_remaining: float | None = None
+    # Whether the customer had this objective under an agreement in effect that month: a month
+    # without a result reads "not measured" when it did, "not in your agreement" when it did not.
+    in_effect: bool = True
 
 
 @dataclass(frozen=True)
@@ -271,20 +274,36 @@ def _history(results: Iterable[Result], months: Sequence[str]) -> dict[tuple[str
     return found
 
 
-def _month_values(by_period: Mapping[str, Result], fallback: Mapping[str, Result], months: Sequence[str]) -> tuple[MonthValue, ...]:
+def _month_values(
+    by_period: Mapping[str, Result], fallback: Mapping[str, Result], months: Sequence[str], in_effect: Sequence[bool]
+) -> tuple[MonthValue, ...]:
     values = []
-    for period in months:
+    for period, effective in zip(months, in_effect):
         r = by_period.get(period) or fallback.get(period)
         values.append(
             MonthValue(period, r.value, r.status, r.target, r.error_budget_remaining)
             if r
-            else MonthValue(period, None, None, None)
+            else MonthValue(period, None, None, None, in_effect=effective)
         )
     return tuple(values)
 
 
+def _in_effect(catalogue: Catalogue, customer: str, objective: str, months: Sequence[str]) -> tuple[bool, ...]:
+    """Per month, whether an agreement of the customer's with an objective of this id was in
+    effect (last year's agreement and this year's make one series, as in the history)."""
+    holding = [
+        a for a in catalogue.agreements.values() if customer in a.customers and any(o.id == objective for o in a.objectives)
+    ]
+    return tuple(any(scored_window(a, month) for a in holding) for month in months)
+
+
 def _objective_rows(
-    catalogue: Catalogue, agreements: Sequence[Agreement], results: Sequence[Result], period: str, months: Sequence[str]
+    catalogue: Catalogue,
+    customer: str,
+    agreements: Sequence[Agreement],
+    results: Sequence[Result],
+    period: str,
+    months: Sequence[str],
 ) -> list[ObjectiveRow]:
     current = {(r.agreement, r.objective): r for r in results if r.period == period}
     history = _history(results, months)
@@ -307,7 +326,10 @@ def _objective_rows(
                     measure=measure_words(objective, catalogue.calendars.get(objective.calendar)),
                     result=result,
                     history=_month_values(
-                        history.get((agreement.id, objective.id), {}), history.get(("*", objective.id), {}), months
+                        history.get((agreement.id, objective.id), {}),
+                        history.get(("*", objective.id), {}),
+                        months,
+                        _in_effect(catalogue, customer, objective.id, months),
                     ),
                 )
             )
@@ -490,7 +512,7 @@ def build_customer_report(catalogue: Catalogue, inputs: CustomerInputs) -> Custo
     agreements = customer_agreements(catalogue, customer.id, period)
     tz = agreements[0].timezone if agreements else "Europe/London"
     own = [r for r in inputs.results if r.customer == customer.id and r.period in months]
-    rows = _objective_rows(catalogue, agreements, own, period, months)
+    rows = _objective_rows(catalogue, customer.id, agreements, own, period, months)
     outages, outage_summary, gaps = _availability_evidence(catalogue, agreements, inputs)
     incident_rows, breached = _incident_evidence(catalogue, agreements, inputs, rows)
     issued = issue_date(period, tz, inputs.now_s)
@@ -576,13 +598,40 @@ class BoardReport:
     next_reviews: tuple[AgreementInfo, ...]  # the other agreements in effect
     raise_targets: tuple[ReviewHint, ...]
     attention: tuple[ReviewHint, ...]
-    monthly_counts: tuple[tuple[str, dict[Status, int]], ...]  # per month: objectives by status
+    monthly_counts: tuple[tuple[str, dict[Status, int]], ...]  # per month: results by status
     results: tuple[Result, ...]
+    worst_total: int = 0  # rows of `worst` before it was cut to WORST_COUNT
     kind: str = field(default="board", init=False)
 
     @property
     def counts(self) -> dict[Status, int]:
+        """Results of the period by status: one result per objective per customer, so an
+        objective of an agreement with three customers counts three times."""
         return dict(self.monthly_counts[-1][1]) if self.monthly_counts else {}
+
+    @property
+    def spread(self) -> dict[Status, Spread]:
+        """Per status: how many objectives, for how many customers, in how many results."""
+        return spread(self.results)
+
+
+@dataclass(frozen=True)
+class Spread:
+    objectives: int  # distinct (agreement, objective)
+    customers: int  # distinct customers
+    results: int  # (objective, customer) pairs
+
+
+def spread(results: Iterable[Result]) -> dict[Status, Spread]:
+    """Results grouped by status into objectives, customers and results (an objective may
+    be RED for one customer and GREEN for another: incident objectives are per customer)."""
+    found: dict[Status, list[Result]] = {}
+    for r in results:
+        found.setdefault(r.status, []).append(r)
+    return {
+        status: Spread(len({(r.agreement, r.objective) for r in items}), len({r.customer for r in items}), len(items))
+        for status, items in found.items()
+    }
 
 
 def _rank(result: Result) -> tuple[int, float]:
@@ -669,6 +718,7 @@ def build_board_report(catalogue: Catalogue, period: str, results: Sequence[Resu
         matrix=matrix,
         box=box,
         worst=tuple(failing[:WORST_COUNT]),
+        worst_total=len(failing),
         reviews=tuple(reviews),
         next_reviews=tuple(later),
         raise_targets=tuple(raise_targets),

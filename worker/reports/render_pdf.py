@@ -8,6 +8,7 @@ is the same bytes for the same document (the creation date is the report's issue
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from pathlib import Path
 
@@ -71,9 +72,12 @@ def render_pdf(document: Document, images: dict[str, bytes], issued: date) -> by
     pdf.add_page()
     _title(pdf, document)
     for section in document.sections:
+        _keep_together(pdf, SECTION_TITLE_H + _lead_height(pdf, section.blocks, images))
         _section_title(pdf, section.title)
-        for block in section.blocks:
+        for number, block in enumerate(section.blocks):
             if isinstance(block, Paragraph):
+                if block.tone == "heading":
+                    _keep_together(pdf, HEADING_H + _lead_height(pdf, section.blocks[number + 1 :], images))
                 _paragraph(pdf, block)
             elif isinstance(block, Bullets):
                 _bullets(pdf, block)
@@ -120,6 +124,10 @@ def _title(pdf: _Pdf, document: Document) -> None:
         pdf.set_font(FONT, "B", 10)
         pdf.multi_cell(CONTENT, 6, document.banner, fill=True, new_x="LMARGIN", new_y="NEXT", padding=2)
         pdf.ln(3)
+    if document.summary_label:
+        pdf.set_font(FONT, "", 8.5)
+        pdf.set_text_color(*_rgb(GREY))
+        pdf.cell(CONTENT, 5, document.summary_label, new_x="LMARGIN", new_y="NEXT")
     width = CONTENT / max(len(document.summary), 1)
     pdf.set_font(FONT, "B", 11)
     for chip in document.summary:
@@ -131,9 +139,78 @@ def _title(pdf: _Pdf, document: Document) -> None:
     pdf.ln(12)
 
 
-def _section_title(pdf: _Pdf, title: str) -> None:
-    if pdf.get_y() > 250:
+# ------------------------------------------------------------------ keeping a heading with what follows
+
+SECTION_TITLE_H = 3 + 8 + 2.5  # space above, the title, the rule and space below
+HEADING_H = 1 + 6  # a sub-heading (a Paragraph of tone "heading"), one line
+FIRST_ROWS = 1  # a heading is kept with the header and this many rows of its table
+
+
+def _keep_together(pdf: _Pdf, height: float) -> None:
+    """A new page unless `height` fits above the page foot: a heading is never left alone at
+    the foot of a page, apart from the first rows of what it heads."""
+    if pdf.get_y() + height > pdf.page_break_trigger and pdf.get_y() > pdf.t_margin + 20:
         pdf.add_page()
+
+
+def _lead_height(pdf: _Pdf, blocks, images: dict[str, bytes]) -> float:
+    """The height of what must stay with a heading: its introductory paragraphs and the start
+    of the first thing after them (a table's header and first rows, a chart, the Boston Box,
+    the first bullet)."""
+    height = 0.0
+    for block in blocks:
+        if isinstance(block, Paragraph):
+            if block.tone == "heading":
+                return height + HEADING_H
+            height += _paragraph_height(pdf, block)
+            continue
+        if isinstance(block, Table):
+            return height + (_box_height(pdf, block) if block.style == "box" else _table_start_height(pdf, block))
+        if isinstance(block, Figure):
+            return height + _figure_height(images.get(block.chart), block, pdf)
+        if isinstance(block, Bullets):
+            pdf.set_font(FONT, "", 9.5)
+            first = block.items[0] if block.items else ""
+            return height + pdf.multi_cell(CONTENT - 5, 5, first, dry_run=True, output="HEIGHT") + 1.8
+    return height
+
+
+def _paragraph_height(pdf: _Pdf, block: Paragraph) -> float:
+    pdf.set_font(FONT, "", 9.5)
+    return pdf.multi_cell(CONTENT, 5, block.text, dry_run=True, output="HEIGHT") + 1.5
+
+
+def _figure_height(data: bytes | None, block: Figure, pdf: _Pdf) -> float:
+    if data is None:
+        return _paragraph_height(pdf, Paragraph(f"[Chart] {block.alt}", "muted"))
+    from worker.reports.render_html import png_size
+
+    w, h = png_size(data)
+    return CONTENT * h / w + (6 if block.caption else 0) + 2
+
+
+def _table_start_height(pdf: _Pdf, block: Table) -> float:
+    """The header row and the first FIRST_ROWS rows, as fpdf2 will lay them out."""
+    layout = _table_layout(pdf, block)
+    height = _row_height(pdf, layout, [c.title for c in block.columns], bold=True)
+    for cells in block.rows[:FIRST_ROWS]:
+        height += _row_height(pdf, layout, [_text(c) for c in cells], bold=False)
+    return height + 1
+
+
+def _row_height(pdf: _Pdf, layout: _TableLayout, texts: list[str], *, bold: bool) -> float:
+    pdf.set_font(FONT, "B" if bold else "", layout.size)
+    lines = [
+        len(pdf.multi_cell(w - 2 * layout.pad_x, layout.line_h, text, dry_run=True, output="LINES"))
+        for w, text in zip(layout.widths, texts)
+    ]
+    return max(lines, default=1) * layout.line_h + 2 * layout.pad_y
+
+
+# ------------------------------------------------------------------ sections and blocks
+
+
+def _section_title(pdf: _Pdf, title: str) -> None:
     pdf.ln(3)
     pdf.set_font(FONT, "B", 13)
     pdf.set_text_color(*_rgb(NHS_BLUE))
@@ -201,21 +278,68 @@ def _text(cell: Cell) -> str:
     return f"{cell.text}\n{cell.sub}" if cell.sub else cell.text
 
 
-def _table(pdf: _Pdf, block: Table) -> None:
+@dataclass(frozen=True)
+class _TableLayout:
+    widths: tuple[float, ...]
+    size: float
+    line_h: float
+    pad_y: float
+    pad_x: float
+
+
+def _table_layout(pdf: _Pdf, block: Table) -> _TableLayout:
     strip = block.style == "strip"
-    total = sum(c.weight for c in block.columns)
-    widths = tuple(CONTENT * c.weight / total for c in block.columns)
-    size = 7 if strip else 8
+    size, line_h, pad_y, pad_x = (7, 3.6, 1.2, 0.6) if strip else (8, 4.0, 1.4, 1.6)
+    # A header (and a cell) wraps between its words only: each column at least as wide as its
+    # longest word, in the weight it is set in.
+    least = [_longest_word(pdf, column.title, True, size) + 2 * pad_x + 0.8 for column in block.columns]
+    for cells in block.rows:
+        for i, cell in enumerate(cells):
+            if not cell.chips:
+                words = max(_longest_word(pdf, cell.text, cell.bold or cell.status is not None, size), _longest_word(pdf, cell.sub, False, size))
+                least[i] = max(least[i], words + 2 * pad_x + 0.8)
+    return _TableLayout(_fit_widths([c.weight for c in block.columns], least, CONTENT), size, line_h, pad_y, pad_x)
+
+
+def _longest_word(pdf: _Pdf, text: str, bold: bool, size: float) -> float:
+    pdf.set_font(FONT, "B" if bold else "", size)
+    return max((pdf.get_string_width(word) for word in text.split()), default=0.0)
+
+
+def _fit_widths(weights: list[float], least: list[float], total: float) -> tuple[float, ...]:
+    """Widths in proportion to `weights`, except that no column is narrower than its `least`:
+    a column that needs more gets it, and the others share what is left by their weights."""
+    fixed: dict[int, float] = {}
+    while True:
+        free = [i for i in range(len(weights)) if i not in fixed]
+        room = total - sum(fixed.values())
+        share = sum(weights[i] for i in free)
+        widths = {i: room * weights[i] / share for i in free} if share > 0 else {}
+        short = [i for i in free if widths[i] < least[i]]
+        if not short or room <= 0:
+            break
+        for i in short:
+            fixed[i] = least[i]
+        if len(fixed) == len(weights):
+            break
+    out = [fixed.get(i, widths.get(i, 0.0)) for i in range(len(weights))]
+    scale = total / sum(out) if sum(out) > 0 else 1.0  # only when the words cannot all fit
+    return tuple(w * scale for w in out)
+
+
+def _table(pdf: _Pdf, block: Table) -> None:
+    layout = _table_layout(pdf, block)
+    size = layout.size
     pdf.set_font(FONT, "", size)
     pdf.set_text_color(*_rgb(DARK))
     pdf.set_draw_color(*_rgb(BORDER))
     aligns = tuple({"left": "LEFT", "right": "RIGHT", "center": "CENTER"}[c.align] for c in block.columns)
     with pdf.table(
-        col_widths=widths,
+        col_widths=layout.widths,
         width=CONTENT,
         text_align=aligns,
-        line_height=3.6 if strip else 4.0,
-        padding=(1.2, 0.6) if strip else (1.4, 1.6),
+        line_height=layout.line_h,
+        padding=(layout.pad_y, layout.pad_x),
         borders_layout="HORIZONTAL_LINES",
         headings_style=FontFace(emphasis="BOLD", color=_rgb(DARK), fill_color=_rgb("#E8EDEE"), size_pt=size),
         v_align="MIDDLE",
@@ -242,9 +366,11 @@ def _chip_lines(pdf: _Pdf, text: str, width: float) -> list[str]:
     return pdf.multi_cell(width, 3.6, text, dry_run=True, output="LINES")
 
 
-def _box(pdf: _Pdf, block: Table) -> None:
-    """The Boston Box: a 2 × 2 grid of labelled chips, one per service; a long name wraps,
-    so the status word is never cut off."""
+def _box_height(pdf: _Pdf, block: Table) -> float:
+    return 7 + sum(h for _, _, h in _box_layout(pdf, block)) + 4
+
+
+def _box_layout(pdf: _Pdf, block: Table) -> list:
     label_w = CONTENT * 0.18
     cell_w = (CONTENT - label_w) / 2
     line_h, gap = 3.6, 1.2
@@ -256,6 +382,16 @@ def _box(pdf: _Pdf, block: Table) -> None:
             cells.append([(chip, _chip_lines(pdf, chip.text, cell_w - 5)) for chip in chips])
         height = max(sum(len(lines) * line_h + 1.6 + gap for _, lines in chips) for chips in cells) if cells else 0
         layout.append((row, cells, max(height, 10) + 2.5))
+    return layout
+
+
+def _box(pdf: _Pdf, block: Table) -> None:
+    """The Boston Box: a 2 × 2 grid of labelled chips, one per service; a long name wraps,
+    so the status word is never cut off."""
+    label_w = CONTENT * 0.18
+    cell_w = (CONTENT - label_w) / 2
+    line_h, gap = 3.6, 1.2
+    layout = _box_layout(pdf, block)
     if pdf.get_y() + 7 + sum(h for _, _, h in layout) > pdf.h - 20:
         pdf.add_page()
     top = pdf.get_y()

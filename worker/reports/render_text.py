@@ -16,7 +16,8 @@ def render_text(document: Document, width: int = WIDTH) -> str:
     out.append(document.title)
     out.append(document.subtitle)
     out += textwrap.wrap(" · ".join(f"{k}: {v}" for k, v in document.meta), width)
-    out.append("Summary: " + ", ".join(chip.text for chip in document.summary))
+    label = f" ({document.summary_label[0].lower()}{document.summary_label[1:]})" if document.summary_label else ""
+    out.append(f"Summary{label}: " + ", ".join(chip.text for chip in document.summary))
     if document.banner:
         out += ["", *textwrap.wrap(f"*** {document.banner} ***", width)]
     for section in document.sections:
@@ -99,14 +100,15 @@ def _box(table: Table, width: int) -> list[str]:
 def _strip(table: Table, width: int) -> list[str]:
     """The at-a-glance chart: `service: objective` then one letter per month."""
     months = [c.title.split("\n") for c in table.columns[2:]]
-    cells = 3 * len(months)
+    step = max([3] + [len(c.text) + 1 for row in table.rows for c in row[2:]])  # `n/m` needs four
+    cells = step * len(months)
     label_w = max(20, width - cells - 2)
-    years = "".join((f"'{m[1]}" if i == 0 or m[0] == "Jan" else "").ljust(3) for i, m in enumerate(months))
-    lines = [" " * (label_w + 2) + years.rstrip(), " " * (label_w + 2) + "".join(m[0][:1].ljust(3) for m in months).rstrip()]
+    years = "".join((f"'{m[1]}" if i == 0 or m[0] == "Jan" else "").ljust(step) for i, m in enumerate(months))
+    lines = [" " * (label_w + 2) + years.rstrip(), " " * (label_w + 2) + "".join(m[0][:1].ljust(step) for m in months).rstrip()]
     lines.append("-" * min(width, label_w + 2 + cells))
     for row in table.rows:
         label = textwrap.wrap(f"{row[0].text}: {row[1].text}", label_w) or [""]
-        strip = "".join((c.text or "·").ljust(3) for c in row[2:]).rstrip()
+        strip = "".join((c.text or "·").ljust(step) for c in row[2:]).rstrip()
         lines.append(f"{label[0]:<{label_w}}  {strip}")
         lines += label[1:]
     return lines

@@ -16,6 +16,7 @@ from worker.reports.model import (
     CustomerReport,
     MonthValue,
     ObjectiveRow,
+    Spread,
     TrendPanel,
 )
 from worker.reports.words import (
@@ -24,6 +25,7 @@ from worker.reports.words import (
     STATUS_LETTER,
     day_text,
     duration,
+    in_service_hours,
     local,
     missing_data_words,
     moment,
@@ -32,6 +34,7 @@ from worker.reports.words import (
     period_short,
     ratio_percent,
     review_words,
+    service_time,
     span,
     status_label,
     target_text,
@@ -130,6 +133,7 @@ class Document:
     sections: tuple[Section, ...]
     footer: tuple[str, ...]
     charts: tuple[ChartSpec, ...] = field(default=())
+    summary_label: str = ""  # what the summary chips count, when it is not plain objectives
 
 
 # ------------------------------------------------------------------ shared pieces
@@ -151,9 +155,15 @@ def status_cell(status: Status | None, text: str | None = None, *, sub: str = ""
     return Cell(text if text is not None else STATUS_LABEL[status], status, "center", True, sub)
 
 
+NOT_MEASURED = "not measured"
+NOT_MEASURED_LETTER = "n/m"
+
+
 def month_cell(month: MonthValue) -> Cell:
+    """A month's figure; a month without a result is "not measured" when the objective was in
+    the customer's agreement then, "—" (not in the agreement) when it was not."""
     if month.status is None:
-        return Cell("—", align="right")
+        return Cell(NOT_MEASURED if month.in_effect else "—", align="right")
     return Cell(percent(month.value) if month.value is not None else "no data", align="right", sub=status_label(month.status))
 
 
@@ -264,7 +274,10 @@ def _glance(report: CustomerReport, shorts: tuple[str, ...]) -> Section:
     for row in report.rows:
         cells = [Cell(row.service_name, bold=True), Cell(row.short)]
         for m in row.history:
-            cells.append(status_cell(m.status, STATUS_LETTER[m.status] if m.status else "") if m.status else Cell(""))
+            if m.status is not None:
+                cells.append(status_cell(m.status, STATUS_LETTER[m.status]))
+            else:
+                cells.append(Cell(NOT_MEASURED_LETTER if m.in_effect else "", align="center"))
         rows.append(tuple(cells))
     columns = (Column("Service", weight=2.4), Column("Objective", weight=2.4)) + tuple(
         Column(s.replace(" ", "\n"), "center", 0.62) for s in shorts
@@ -277,7 +290,8 @@ def _glance(report: CustomerReport, shorts: tuple[str, ...]) -> Section:
                 tuple(rows),
                 style="strip",
                 note="One row per objective, one column per month (this month last). G = GREEN, A = AMBER, "
-                "R = RED, – = NO DATA; blank (·) = not in your agreement that month.",
+                f"R = RED, – = NO DATA; {NOT_MEASURED_LETTER} = not measured (in your agreement that month, but no "
+                "figures were recorded); blank (·) = not in your agreement that month.",
             )
         )
     else:
@@ -324,7 +338,8 @@ def _objectives(report: CustomerReport) -> Section:
                 columns,
                 tuple(rows),
                 note="Direction compares this month with last month as shown (rounded down). "
-                "— under a month: not in your agreement then.",
+                f"Under a month, {NOT_MEASURED}: in your agreement then, but no figures were recorded; "
+                "—: not in your agreement then.",
             ),
         ),
     )
@@ -413,7 +428,7 @@ def _outages(report: CustomerReport) -> Section | None:
     if not report.outages:
         return Section("Largest outages", (Paragraph("No outage during service hours this month."),))
     totals = "; ".join(
-        f"{s.service_name}: {s.count} outage{'s' if s.count != 1 else ''}, {duration(s.counted_s)} in service hours"
+        f"{s.service_name}: {s.count} outage{'s' if s.count != 1 else ''}, {in_service_hours(s.counted_s)}"
         for s in report.outage_summary
     )
     rows = tuple(
@@ -421,7 +436,7 @@ def _outages(report: CustomerReport) -> Section | None:
             Cell(o.service_name, bold=True),
             Cell(moment(o.start_s, report.timezone)),
             Cell(moment(o.end_s, report.timezone)),
-            Cell(duration(o.counted_s), align="right", sub="" if abs((o.end_s - o.start_s) - o.counted_s) < 1 else f"of {duration(o.end_s - o.start_s)}"),
+            Cell(service_time(o.counted_s), align="right", sub=_elapsed(o.start_s, o.end_s, o.counted_s)),
         )
         for o in report.outages
     )
@@ -432,10 +447,17 @@ def _outages(report: CustomerReport) -> Section | None:
             Table(
                 (Column("Service", weight=2.2), Column("Start", weight=1.4), Column("End", weight=1.4), Column("Duration", "right", 1.2)),
                 rows,
-                note="Duration is the time counted against the target (inside service hours, outside excluded maintenance).",
+                note="Duration is the time counted against the target: inside service hours, outside excluded "
+                "maintenance. Where an outage ran on outside them, its elapsed time from start to end is given as well.",
             ),
         ),
     )
+
+
+def _elapsed(start_s: float, end_s: float, counted_s: float) -> str:
+    """`of 2 d 14 h elapsed` under a counted duration when the outage ran on outside service
+    hours (or excluded maintenance); nothing when the two are the same."""
+    return "" if abs((end_s - start_s) - counted_s) < 1 else f"of {duration(end_s - start_s)} elapsed"
 
 
 def _maintenance(report: CustomerReport) -> Section:
@@ -482,10 +504,10 @@ def _coverage(report: CustomerReport) -> Section:
     for gap in report.gaps:
         when = _gap_when(gap.start_s, gap.end_s, report.timezone)
         policy = missing_data_words(gap.policy) if gap.policy != "mixed" else "treated as each objective's agreement says"
-        items.append(f"{gap.service_name} had no data for {duration(gap.counted_s)} {when}; {policy}.")
+        items.append(f"{gap.service_name} had no data for {service_time(gap.counted_s)} {when}; {policy}.")
     more, more_s = report.gaps_not_listed
     if more:
-        items.append(f"{more} shorter gap{'s' if more != 1 else ''} in all, {duration(more_s)} of service hours.")
+        items.append(f"{more} shorter gap{'s' if more != 1 else ''}, {in_service_hours(more_s)} in all.")
     for row in report.rows:
         r = row.result
         if r.coverage is not None and r.coverage < 1 and r.value is not None:
@@ -548,20 +570,16 @@ def board_document(report: BoardReport) -> Document:
         Section(
             "At a glance",
             (
-                Paragraph(
-                    f"{len(report.customers)} customers, {len(report.matrix)} services. "
-                    + _counts_sentence(counts)
-                    if counts
-                    else "No results this month."
-                ),
+                Paragraph(_board_counts_sentence(report) if report.results else "No results this month."),
                 Figure(
                     "board-status",
-                    "Objectives by status in each of the last twelve months: "
+                    "Results (one per objective per customer) by status in each of the last twelve months: "
                     + "; ".join(
                         f"{s}: {c.get(Status.GREEN, 0)} green, {c.get(Status.AMBER, 0)} amber, {c.get(Status.RED, 0)} red"
+                        + (f", {c[Status.NO_DATA]} no data" if c.get(Status.NO_DATA) else "")
                         for s, (_, c) in zip(shorts, report.monthly_counts)
                     ),
-                    "Objectives by status, twelve months",
+                    "Results by status, twelve months (one per objective per customer)",
                 ),
             ),
         ),
@@ -589,11 +607,50 @@ def board_document(report: BoardReport) -> Document:
             ("Figures", "final" if report.final else "period to date, not final"),
         ),
         summary=summary_chips(counts),
+        summary_label=RESULTS_LABEL,
         banner="" if report.final else "PROVISIONAL: this month is not over or not final yet; figures may still change.",
         sections=tuple(sections),
         footer=(STATUS_MEANING, ROUNDING),
         charts=(StatusBars("board-status", "", shorts, tuple(c for _, c in report.monthly_counts)),),
     )
+
+
+RESULTS_LABEL = "Results this month: one per objective per customer"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _spread_words(status: Status, found: Spread) -> str:
+    """`1 objective RED for 3 customers`, and the results when they are not one per customer
+    (`21 objectives GREEN for 6 customers, 43 results`)."""
+    words = f"{_plural(found.objectives, 'objective')} {STATUS_LABEL[status]} for {_plural(found.customers, 'customer')}"
+    return words if found.results == found.customers else f"{words}, {_plural(found.results, 'result')}"
+
+
+def _board_counts_sentence(report: BoardReport) -> str:
+    """The board's counts in words that agree with the chips: the chips count results (one per
+    objective per customer), so `3 RED` over three customers is one objective shared by three."""
+    found = report.spread
+    objectives = len({(r.agreement, r.objective) for r in report.results})
+    head = (
+        f"{_plural(len(report.customers), 'customer')}, {_plural(len(report.matrix), 'service')}, "
+        f"{_plural(objectives, 'objective')}. An objective is scored once for each customer its agreement covers: "
+        f"{_plural(len(report.results), 'result')} this month. "
+    )
+    order = (Status.RED, Status.AMBER, Status.NO_DATA, Status.GREEN)
+    words = head + "; ".join(_spread_words(s, found[s]) for s in order if s in found) + "."
+    statuses: dict[tuple[str, str], set[Status]] = {}
+    for r in report.results:
+        statuses.setdefault((r.agreement, r.objective), set()).add(r.status)
+    mixed = sum(len(s) > 1 for s in statuses.values())
+    if mixed:
+        words += (
+            f" {_plural(mixed, 'objective')} {'has' if mixed == 1 else 'have'} a different status for different customers, "
+            "so counted under each."
+        )
+    return words
 
 
 def _matrix(report: BoardReport) -> Section:
@@ -629,10 +686,7 @@ def _worst(report: BoardReport) -> Section:
     return Section(
         "Objectives most at risk",
         (
-            Paragraph(
-                (f"The {len(report.worst)} objectives furthest from their targets" if len(report.worst) > 1 else "The one objective below its target or warning level")
-                + " this month (RED first, then NO DATA, then AMBER)."
-            ),
+            Paragraph(_worst_sentence(report)),
             Table(
                 (
                     Column("Service", weight=1.6),
@@ -648,6 +702,24 @@ def _worst(report: BoardReport) -> Section:
             ),
         ),
     )
+
+
+def _worst_sentence(report: BoardReport) -> str:
+    """How many objectives (and for how many customers) missed a target, fell below a warning
+    level or had no data; the table has one row per figure, customers with the same figure
+    together."""
+    failing = [r for r in report.results if r.status is not Status.GREEN]
+    objectives = len({(r.agreement, r.objective) for r in failing})
+    customers = len({r.customer for r in failing})
+    words = (
+        f"{_plural(objectives, 'objective')} fell short this month (RED, AMBER or NO DATA) for "
+        f"{_plural(customers, 'customer')}"
+        + (f" ({_plural(len(failing), 'result')})" if len(failing) != customers else "")
+        + ". Worst first: RED, then NO DATA, then AMBER; customers with the same figure share a row"
+    )
+    if report.worst_total > len(report.worst):
+        words += f"; the {len(report.worst)} worst rows of {report.worst_total} are shown"
+    return words + "."
 
 
 def _board_reviews(report: BoardReport) -> Section:

@@ -74,7 +74,25 @@ def ratio_percent(value: float | None) -> str:
 
 
 def duration(seconds: float) -> str:
+    """Elapsed wall-clock time: `1 h 56 m`, `4 d 11 h` (an outage from start to end, a
+    maintenance window)."""
     return format_duration(seconds)
+
+
+def service_time(seconds: float) -> str:
+    """Time counted inside service hours (outside excluded maintenance): `1 h 56 m`, and from a
+    day on `107 service hours` — never in days, which would read as calendar days (107 hours
+    of a Mon–Fri 08:00–18:00 calendar span more than two weeks)."""
+    if seconds < 86400:
+        return format_duration(seconds)
+    hours = round(seconds / 3600.0, 1)
+    return f"{hours:,g} service hours"
+
+
+def in_service_hours(seconds: float) -> str:
+    """`1 h 56 m in service hours`, `107 service hours`: counted time in a sentence."""
+    words = service_time(seconds)
+    return words if words.endswith("service hours") else f"{words} in service hours"
 
 
 def period_label(period: str) -> str:
