@@ -45,13 +45,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
-from worker.domain.model import Catalogue, Incident, Source
-from worker.pipeline import Changes, incident_span, store_sample_arrays
+from worker.domain.model import Catalogue, Source
+from worker.pipeline import Changes, store_incident_versions, store_sample_arrays
 from worker.sources import file_drop, http_probe, prometheus, servicenow
 from worker.sources.base import CollectorFactory, Fetched
-from worker.storage import incidents as incident_store
 from worker.storage.coordination import acquire_lease, record_changes, release_lease
 from worker.storage.engine import read_only
 from worker.storage.watermarks import Progress, list_watermarks, record_failure, record_success
@@ -208,7 +207,7 @@ def _store_batch(engine: Engine, source: Source, batch: list[Fetched], now: date
                 signal = np.full(count, fetched.signal, dtype=object)
                 stored += store_sample_arrays(conn, service, signal, fetched.at_ms, fetched.value, changes)
             if fetched.incidents:
-                stored += store_incident_list(conn, fetched.incidents, changes, now)
+                stored += store_incident_versions(conn, fetched.incidents, changes, now)
             progress.append(Progress(fetched.stream, fetched.position, stored, fetched.refused))
             done.append(
                 StreamReport(
@@ -219,15 +218,6 @@ def _store_batch(engine: Engine, source: Source, batch: list[Fetched], now: date
         record_changes(conn, changes.rows(), now)
     report.streams.extend(done)
     report.changed = report.changed or bool(changes)
-
-
-def store_incident_list(conn: Connection, incidents: list[Incident], changes: Changes, now: datetime) -> int:
-    """Store incidents (by id, a later version replaces the stored one) and add to `changes`
-    the span each one can affect (`pipeline.incident_span`)."""
-    stored = incident_store.store_incidents(conn, incidents, updated_at=now)
-    for incident in incidents:
-        changes.add("incidents", incident.service, *incident_span(incident, now))
-    return stored
 
 
 # --- file drops ---------------------------------------------------------------------------------

@@ -116,10 +116,8 @@ def store_input(conn: Connection, catalogue: Catalogue, kind: str, data: bytes, 
         return _ingest_samples(conn, catalogue, data)
     if kind == "incidents":
         parsed = parse_incidents(data, catalogue.services, catalogue.customers)
-        incident_store.store_incidents(conn, parsed.incidents, updated_at=now)
         report = IngestReport(kind, parsed.accepted, parsed.refusals)
-        for incident in parsed.incidents:
-            report.changes.add(kind, incident.service, *incident_span(incident, now))
+        store_incident_versions(conn, parsed.incidents, report.changes, now)
         return report
     parsed = parse_maintenance(data, catalogue.services)
     maintenance_store.store_maintenance(conn, parsed.windows)
@@ -127,6 +125,17 @@ def store_input(conn: Connection, catalogue: Catalogue, kind: str, data: bytes, 
     for window in parsed.windows:
         report.changes.add(kind, window.service, window.start_at.timestamp(), window.end_at.timestamp())
     return report
+
+
+def store_incident_versions(conn: Connection, incidents: list[Incident], changes: Changes, now: datetime) -> int:
+    """Store incidents (a later version replaces the stored one whole) and add to `changes`
+    the spans both versions can affect: a replaced incident may have moved to another
+    service, priority or month, and the results it used to count in must be scored again."""
+    replaced = incident_store.get_incidents(conn, [i.id for i in incidents])
+    stored = incident_store.store_incidents(conn, incidents, updated_at=now)
+    for incident in [*replaced.values(), *incidents]:
+        changes.add("incidents", incident.service, *incident_span(incident, now))
+    return stored
 
 
 def incident_span(incident: Incident, now: datetime) -> tuple[float, float]:

@@ -25,8 +25,7 @@ from worker import collect as collect_sources
 from worker import pipeline
 from worker.celeryapp import app
 from worker.domain.errors import TransientError
-from worker.metrics.burn_rates import refresh_burn_rates
-from worker.runtime import Runtime, runtime
+from worker.runtime import runtime
 from worker.sources import file_drop
 
 log = logging.getLogger(__name__)
@@ -148,7 +147,6 @@ def score_pending() -> int:
     """Score what new input changed; then evaluate alerts on the new results."""
     rt = runtime()
     results = pipeline.score_pending(rt.engine, rt.catalogue, _now(), rt.settings.late_data_grace_s)
-    _refresh_burn_rates(rt)  # every run (beat: every 5 minutes), new data or not: windows slide
     if results:
         evaluate_alerts.delay()
     return len(results)
@@ -162,21 +160,8 @@ def reconcile() -> int:
     stored = 0
     for period in pipeline.open_periods(rt.catalogue, now, rt.settings.late_data_grace_s):
         stored += len(pipeline.score_period(rt.engine, rt.catalogue, period, now, rt.settings.late_data_grace_s))
-    _refresh_burn_rates(rt)
     evaluate_alerts.delay()
     return stored
-
-
-def _refresh_burn_rates(rt: Runtime) -> None:
-    """Burn rates (SPEC 7 windows) for the metrics endpoint and the alert rules. A database
-    hiccup retries the task (scoring is idempotent); any other failure is logged and never
-    holds up scoring or alert evaluation."""
-    try:
-        refresh_burn_rates(rt.engine, rt.catalogue, _now())
-    except Exception as exc:
-        if is_transient(exc):
-            raise
-        log.exception("burn rates not refreshed")
 
 
 @_task("sla.evaluate_alerts")

@@ -182,11 +182,6 @@ agreements:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline.store_input and collect.py add only the new version's span to the pending changes; "
-    "they must also add the replaced version's (storage.incidents.get_incidents, read before storing)",
-)
 def test_an_incident_moved_to_another_service_leaves_the_old_services_result(engine: Engine, tmp_path) -> None:
     from worker import pipeline
     from worker.config import load_catalogue
