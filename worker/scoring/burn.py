@@ -11,7 +11,8 @@ minus excluded maintenance), exactly as in period scoring (SPEC 6):
 - availability: seconds up and down of the `up` samples' holds inside the window's counted
   time, with the objective's missing-data policy for the seconds without data;
 - latency: `latency_ms` samples whose timestamp lies in the window's counted time;
-- events: Σgood and Σtotal of the samples whose timestamp lies in the window's counted time;
+- events: Σgood and Σtotal over the timestamps in the window's counted time that have both
+  a `good` and a `total` sample;
 - incident types: incidents whose decisive moment (SPEC 6) lies in the window, per customer.
 
 Windows are not cut at the start of the period: a rate is about the recent past, and the
