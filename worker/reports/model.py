@@ -18,6 +18,7 @@ import numpy as np
 
 from worker.domain.model import (
     Agreement,
+    AgreementKind,
     Catalogue,
     Customer,
     Incident,
@@ -642,9 +643,11 @@ def _rank(result: Result) -> tuple[int, float]:
 
 
 def build_board_report(catalogue: Catalogue, period: str, results: Sequence[Result], now_s: float) -> BoardReport:
-    """The trust board's view of one period (SPEC 8): every customer."""
+    """The trust board's view of one period (SPEC 8): every customer. Suppliers' contract
+    results are not customers' results: they are left out of the counts and the matrix."""
+    results = [r for r in results if r.kind == AgreementKind.AGREEMENT]
     months = tuple(periods_back(period, TREND_MONTHS))
-    in_effect = [a for a in catalogue.agreements.values() if scored_window(a, period)]
+    in_effect = [a for a in catalogue.customer_agreements.values() if scored_window(a, period)]
     tz = in_effect[0].timezone if in_effect else "Europe/London"
     issued = issue_date(period, tz, now_s)
     current = [r for r in results if r.period == period]
@@ -666,7 +669,7 @@ def build_board_report(catalogue: Catalogue, period: str, results: Sequence[Resu
     receivers = {s: len({c for (sv, c) in cell if sv == s}) for s in by_service}
     box = boston_box(catalogue, {s: worst(v) for s, v in by_service.items()}, receivers)
 
-    objectives = {(a.id, o.id): (a, o) for a in catalogue.agreements.values() for o in a.objectives}
+    objectives = {(a.id, o.id): (a, o) for a in catalogue.customer_agreements.values() for o in a.objectives}
 
     def grouped(items: Iterable[Result]) -> list[BoardObjective]:
         groups: dict[tuple, BoardObjective] = {}

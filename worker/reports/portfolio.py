@@ -64,7 +64,7 @@ def portfolio(catalogue: Catalogue, today: date, customer: str | None = None) ->
     entries = []
     for service in catalogue.services.values():
         receivers = []
-        for agreement in catalogue.agreements.values():
+        for agreement in catalogue.customer_agreements.values():
             if not _current(agreement, today) or not any(o.service == service.id for o in agreement.objectives):
                 continue
             for customer_id in agreement.customers:
