@@ -30,7 +30,7 @@ COPY worker ./worker
 # Runtime dependencies only: the `test` extra is not installed.
 RUN pip install .
 
-# --- runtime stage: the venv, the beat schedules, an unprivileged user ----------------------
+# --- runtime stage: the venv, an unprivileged user ----------------------
 FROM ${PYTHON_IMAGE}
 
 LABEL org.opencontainers.image.title="sla-worker" \
@@ -42,7 +42,6 @@ ENV PATH=/opt/sla-worker/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     SLA_CONFIG_DIR=/etc/sla-worker \
-    SLA_SCHEDULES_DIR=/opt/sla-worker/schedules \
     SLA_REPORTS_DIR=/var/lib/sla-worker/reports \
     SLA_METRICS_ADDR=0.0.0.0:9464
 
@@ -58,8 +57,10 @@ RUN groupadd --system --gid 10001 sla \
  && install -d -m 0755 /etc/sla-worker
 
 COPY --from=build /opt/sla-worker/venv /opt/sla-worker/venv
-# Beat schedules are read at run time from SLA_SCHEDULES_DIR.
-COPY schedules/ /opt/sla-worker/schedules/
+# The default beat schedule is installed with the package and used when SLA_SCHEDULES_DIR is
+# unset. A copy is kept here for deployments that set SLA_SCHEDULES_DIR=/opt/sla-worker/schedules
+# (copied from the real folder: the checkout's schedules/ is a link to it).
+COPY worker/default_schedule/ /opt/sla-worker/schedules/
 # The example trust, for trying the image out
 # (docker run --rm -e SLA_CONFIG_DIR=/opt/sla-worker/config/example IMAGE sla-worker check-config).
 # It is deliberately NOT the default: SLA_CONFIG_DIR points at /etc/sla-worker, which you mount.

@@ -41,3 +41,27 @@ def test_a_bad_entry_is_refused_naming_its_file_and_entry(tmp_path: Path, entry:
     with pytest.raises(ConfigError) as refused:
         load_schedule(tmp_path)
     assert "beat.yaml: job:" in str(refused.value) and reason in str(refused.value)
+
+
+def test_a_folder_that_does_not_exist_is_refused_not_read_as_no_schedule(tmp_path: Path):
+    with pytest.raises(ConfigError, match="SLA_SCHEDULES_DIR"):
+        load_schedule(tmp_path / "nowhere")
+
+
+def test_the_checkout_schedules_folder_is_the_schedule_installed_with_the_package():
+    from worker.settings import PACKAGED_SCHEDULES_DIR, Settings
+
+    assert (ROOT / "schedules").resolve() == PACKAGED_SCHEDULES_DIR
+    assert Settings.model_fields["schedules_dir"].default == PACKAGED_SCHEDULES_DIR
+
+
+def test_a_non_editable_install_carries_the_default_schedule(tmp_path: Path):
+    import subprocess
+    import sys
+    import zipfile
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+                   check=True, capture_output=True, timeout=300, cwd=tmp_path)
+    (wheel,) = tmp_path.glob("sla_worker-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        assert "collect:" in archive.read("worker/default_schedule/beat.yaml").decode()
