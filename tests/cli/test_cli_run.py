@@ -111,3 +111,40 @@ def test_celery_beat_with_an_empty_schedule_exits_2(tmp_path: Path):
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "SLA_SCHEDULES_DIR" in done.stderr + done.stdout
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_run_stopped_with_ctrl_c_does_not_end_in_an_error(tmp_path: Path):
+    import pty
+    import select
+    import time
+
+    env = environment(SLA_DATABASE_URL=f"sqlite:///{tmp_path / 'sla.sqlite'}", SLA_BROKER_URL=f"sqla+sqlite:///{tmp_path / 'b.sqlite'}",
+                      SLA_METRICS_ADDR=f"127.0.0.1:{free_port()}", SLA_WORKER_CONCURRENCY="1")
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: `make run` on a terminal, as a person types it
+        os.chdir(ROOT)
+        os.execvpe("make", ["make", "run"], env)
+    seen = b""
+
+    def read_for(seconds: float) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if select.select([terminal], [], [], 0.2)[0]:
+                try:
+                    seen += os.read(terminal, 65536)
+                except OSError:
+                    return
+
+    deadline = time.monotonic() + 240
+    while b"ready" not in seen and time.monotonic() < deadline:
+        read_for(1)
+    os.write(terminal, b"\x03")  # Ctrl-C: the terminal signals the foreground group
+    read_for(30)
+    os.waitpid(pid, 0)
+    text = seen.decode(errors="replace")
+    assert "ready" in text
+    # make reports a recipe that failed ("*** [Makefile:…: run] Error 1", or "Interrupt" when
+    # the recipe exits non-zero after Ctrl-C); a clean stop says nothing
+    assert "make: ***" not in text and "Traceback" not in text, text[-2000:]
