@@ -57,10 +57,8 @@ RUN groupadd --system --gid 10001 sla \
  && install -d -m 0755 /etc/sla-worker
 
 COPY --from=build /opt/sla-worker/venv /opt/sla-worker/venv
-# The default beat schedule is installed with the package and used when SLA_SCHEDULES_DIR is
-# unset. A copy is kept here for deployments that set SLA_SCHEDULES_DIR=/opt/sla-worker/schedules
-# (copied from the real folder: the checkout's schedules/ is a link to it).
-COPY worker/default_schedule/ /opt/sla-worker/schedules/
+# The default beat schedule is installed with the package (worker/default_schedule/) and used
+# while SLA_SCHEDULES_DIR is unset; mount a folder and set that variable to replace it.
 # The example trust, for trying the image out
 # (docker run --rm -e SLA_CONFIG_DIR=/opt/sla-worker/config/example IMAGE sla-worker check-config).
 # It is deliberately NOT the default: SLA_CONFIG_DIR points at /etc/sla-worker, which you mount.

@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 from worker import pipeline
 from worker.config import load_catalogue
 from worker.domain.errors import ConfigError, InvalidValue
-from worker.domain.model import Catalogue
+from worker.domain.model import Agreement, Catalogue
 from worker.render import results_csv, results_json, results_table
 from worker.scoring.periods import parse_period
 from worker.settings import Settings, load_settings
@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     results = commands.add_parser("results", parents=[common], help="print stored results")
     results.add_argument("--period", metavar="YYYY-MM", required=True, help="the month")
-    results.add_argument("--customer", metavar="ID", help="this customer's results only")
+    results.add_argument("--customer", metavar="ID", help="this customer's results only (or a supplier's contract results)")
     results.add_argument("--format", choices=["json", "table", "csv"], default="table", help="output format (default: table)")
     results.set_defaults(run=cmd_results)
 
@@ -248,13 +248,22 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     settings = _settings(args)
     directory = Path(args.directory) if args.directory else settings.config_dir
     catalogue = load_catalogue(directory)
-    objectives = sum(len(a.objectives) for a in catalogue.agreements.values())
+    agreements, contracts = catalogue.customer_agreements, catalogue.contracts
     print(
         f"{directory}: configuration is valid: {len(catalogue.services)} services, {len(catalogue.customers)} customers, "
-        f"{len(catalogue.agreements)} agreements with {objectives} objectives, {len(catalogue.calendars)} calendars, "
-        f"{len(catalogue.sources)} sources, {len(catalogue.channels)} channels"
+        f"{len(agreements)} agreements with {_objective_count(agreements)} objectives, "
+        + (
+            f"{len(catalogue.suppliers)} suppliers, {len(contracts)} contracts with {_objective_count(contracts)} objectives, "
+            if catalogue.suppliers
+            else ""
+        )
+        + f"{len(catalogue.calendars)} calendars, {len(catalogue.sources)} sources, {len(catalogue.channels)} channels"
     )
     return OK
+
+
+def _objective_count(agreements: dict[str, Agreement]) -> int:
+    return sum(len(a.objectives) for a in agreements.values())
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -332,7 +341,9 @@ def cmd_score(args: argparse.Namespace) -> int:
 def cmd_results(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.customer is not None:
-        _known_customer(_catalogue(settings), args.customer)
+        catalogue = _catalogue(settings)
+        if args.customer not in catalogue.suppliers:  # a supplier's contract results (SPEC 9.2)
+            _known_customer(catalogue, args.customer)
     period = _period(args.period)
     engine = _engine(settings, create=False)
     found = pipeline.read_results(engine, period, args.customer)
@@ -474,7 +485,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     drops = [Path(str(s.options["path"])) for s in catalogue.sources.values() if s.kind == "file_drop"]
     for folder in drops:
         folder.mkdir(parents=True, exist_ok=True)
-    print(f"sla-worker run: configuration {settings.config_dir} ({len(catalogue.agreements)} agreements)")
+    print(f"sla-worker run: configuration {settings.config_dir} ({len(catalogue.customer_agreements)} agreements)")
     print(f"  schedule  {len(schedule)} entries from {settings.schedules_dir} (SLA_SCHEDULES_DIR)")
     print(f"  database  {_safe_url(settings.database_url)}")
     print(f"  broker    {_safe_url(settings.broker_url)}")

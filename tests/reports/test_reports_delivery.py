@@ -235,7 +235,7 @@ def test_without_smtp_settings_mail_goes_to_the_outbox_as_eml_files(
 # ------------------------------------------------------------------ the command
 
 
-def test_report_command_sends_and_exits_1_when_sends_failed(
+def test_report_command_exits_3_while_the_smtp_server_is_down_and_sends_once_it_is_up(
     seeded_engine: Engine, database_url: str, golden_dir: Path, tmp_path: Path, monkeypatch, capsys, smtp_factory
 ):
     GOLDEN = golden_dir  # noqa: N806
@@ -248,7 +248,7 @@ def test_report_command_sends_and_exits_1_when_sends_failed(
     monkeypatch.setenv("SLA_SMTP_STARTTLS", "false")
     monkeypatch.setenv("SLA_REPORTS_DIR", str(tmp_path / "reports"))
     args = ["report", "--period", PERIOD, "--customer", "council", "--send", "--config", str(GOLDEN / "config"), "--db", database_url]
-    assert cli.main(args) == cli.PARTIAL  # server down: not sent, exit 1
+    assert cli.main(args) == cli.UNREACHABLE  # server down: not sent, exit 3 (SPEC 11)
     assert "NOT SENT" in capsys.readouterr().err
     server.start()
     try:
