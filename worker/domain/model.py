@@ -12,10 +12,45 @@ from enum import StrEnum
 
 
 class Signal(StrEnum):
+    """The sample signals a service can have (SPEC 5)."""
+
     UP = "up"
     LATENCY_MS = "latency_ms"
     GOOD = "good"
     TOTAL = "total"
+
+
+class SourceKind(StrEnum):
+    """Where samples or incidents come from; each kind is one module of `worker.sources`."""
+
+    PROMETHEUS = "prometheus"
+    HTTP_PROBE = "http_probe"
+    SERVICENOW = "servicenow"
+    FILE_DROP = "file_drop"
+
+
+class ChannelKind(StrEnum):
+    """Where alerts go; each kind is one module of `worker.alerts.channels`."""
+
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+    TEAMS = "teams"
+    ALERTMANAGER = "alertmanager"
+
+
+class InputKind(StrEnum):
+    """The kinds of CSV input (SPEC 5), told apart by their header."""
+
+    SAMPLES = "samples"
+    INCIDENTS = "incidents"
+    MAINTENANCE = "maintenance"
+
+
+class Severity(StrEnum):
+    """How urgent an alert is (SPEC 7): a page wakes someone, a ticket waits for office hours."""
+
+    PAGE = "page"
+    TICKET = "ticket"
 
 
 class ObjectiveType(StrEnum):
