@@ -39,7 +39,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -258,6 +258,30 @@ def _take_file(
     report.streams.extend(StreamReport(stream, stored, refused) for stream, (stored, refused) in counts.items())
     if outcome.report is not None and outcome.report.changes:
         report.changed = True
+
+
+def problems(reports: Sequence[SourceReport]) -> list[str]:
+    """What went wrong or was refused, one line each, source by source: the refusals of dropped
+    files, failed streams, refused values and the notes of streams (a probe's reason for up=0).
+    The command line prints them on stderr; the worker logs them."""
+    lines: list[str] = []
+    for report in reports:
+        for outcome in report.files:
+            lines.extend(outcome.problems)
+        lines.extend(f"{report.source}: {stream.stream}: failed: {stream.error}" for stream in report.failed)
+        for stream in report.streams:
+            lines.extend(f"{report.source}: {stream.stream}: refused {reason}" for reason in stream.reasons)
+            if stream.detail:
+                lines.append(f"{report.source}: {stream.stream}: {stream.detail}")
+    return lines
+
+
+def partial(reports: Iterable[SourceReport]) -> bool:
+    """Whether a run did less than all it was asked: a stream failed, a value or file was
+    refused, or a source stopped on an unexpected error (the command line then exits 2)."""
+    return any(
+        r.failed or r.refused or r.exception is not None or any(o.problems for o in r.files) for r in reports
+    )
 
 
 def describe(reports: Iterable[SourceReport]) -> list[str]:
