@@ -21,13 +21,15 @@ from worker.domain.model import Catalogue, Channel, ObjectiveType, Result
 from worker.pipeline import all_maintenance
 from worker.scoring import incidents as incident_rules
 from worker.scoring.burn import reach
-from worker.scoring.counted import counted_time
+from worker.scoring.counted import CountedKey, counted_time
 from worker.scoring.intervals import clip
 from worker.scoring.periods import period_bounds, period_of, scored_window
 from worker.scoring.score import OpenTimes, contexts
+from worker.scoring.windows import WINDOWS
 from worker.storage import alerts as store
 from worker.storage.burn_rates import load_burn_rates
 from worker.storage.incidents import load_incidents
+from worker.storage.locks import ALERT_EVALUATION_LOCK_ID, hold_transaction_lock
 from worker.storage.results import load_results
 from worker.storage.tables import watermarks
 
@@ -67,12 +69,12 @@ def _counted_times(conn: Any, catalogue: Catalogue, now_s: float) -> dict[tuple[
     whole. Exact from the calendar (office hours, bank holidays, excluded maintenance), so
     the whole period's budget is known, not guessed from the wall clock."""
     found: dict[tuple[str, str], CountedTime] = {}
-    measured: dict[tuple, CountedTime] = {}
+    measured: dict[CountedKey, CountedTime] = {}
     for context in contexts(catalogue, all_maintenance(conn, catalogue)):
         window = scored_window(context.agreement, period_of(now_s, context.agreement.timezone))
         if window is None:
             continue
-        shape = (context.calendar, window, context.excluded)
+        shape: CountedKey = (context.calendar, window, context.excluded)
         if shape not in measured:
             counted = counted_time(*shape)
             measured[shape] = CountedTime(clip(counted, window[0], now_s).measure, counted.measure)
@@ -98,8 +100,7 @@ def evaluate(
 ) -> Evaluation:
     """`grafana_url` (setting SLA_GRAFANA_URL) makes messages link to the customer dashboard."""
     with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":  # one evaluation at a time
-            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(73112027)")
+        hold_transaction_lock(conn, ALERT_EVALUATION_LOCK_ID)  # one evaluation at a time
         now_s = now.timestamp()
         results: dict[tuple[str, str, str], Result] = {}
         counted = _counted_times(conn, catalogue, now_s)
@@ -114,7 +115,7 @@ def evaluate(
         hour_coverage: dict[tuple[str, str, str], float] = {}
         for b in load_burn_rates(conn, list(catalogue.agreements)):
             windows.setdefault((b.agreement, b.customer, b.objective), {})[b.window] = Window(b.good, b.bad, b.total, b.burn_rate)
-            if b.window == "1h" and b.coverage is not None:
+            if b.window == rules.COVERAGE_WINDOW and b.coverage is not None:
                 hour_coverage[(b.agreement, b.customer, b.objective)] = b.coverage
 
         coverage, near = _clock_facts(conn, catalogue, now, hour_coverage)
@@ -182,9 +183,9 @@ def _clock_facts(
     for context in work:
         o, agreement = context.objective, context.agreement
         if o.type is ObjectiveType.AVAILABILITY:
-            span = reach(agreement, now_s, 3600.0)
+            span = reach(agreement, now_s, WINDOWS[rules.COVERAGE_WINDOW])
             counted_s = counted_time(context.calendar, span, context.excluded).measure if span else 0.0
-            if counted_s >= 600.0:
+            if counted_s >= rules.COVERAGE_MIN_COUNTED_S:
                 for customer in agreement.customers:
                     if (agreement.id, customer, o.id) in hour_coverage:
                         coverage[(agreement.id, customer, o.id)] = hour_coverage[(agreement.id, customer, o.id)]

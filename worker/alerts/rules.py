@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from worker.domain.model import Result
+from worker.scoring.windows import WINDOWS
 
 
 class Rule(StrEnum):
@@ -58,23 +59,30 @@ class Event(StrEnum):
     RESOLVED = "resolved"
 
 
-WINDOW_S = {"5m": 300.0, "30m": 1800.0, "1h": 3600.0, "6h": 21600.0, "3d": 259200.0}
 FAST_BURN = (14.4, ("1h", "5m"))
 SLOW_BURN = ((6.0, ("6h", "30m")), (1.0, ("3d", "6h")))
 BUDGET_LOW = 0.25
 NEAR_BREACH = 0.8
 COVERAGE_MIN = 0.5
+COVERAGE_WINDOW = "1h"  # data-missing reads the coverage of this burn-rate window…
+COVERAGE_MIN_COUNTED_S = 600.0  # …once it holds this much counted time (not at night for office hours)
+AT_RISK_WINDOW = "6h"
 FAILURES_IN_ROW = 3
 # Operations-only alerts (data-missing of a source) have no agreement or customer.
 OPERATIONS = ""
+
+
+# The low-traffic guard's defaults (settings SLA_ALERT_MIN_EVENTS, SLA_ALERT_MIN_COUNTED_RATIO).
+MIN_EVENTS = 10.0  # samples, events or incidents in the window
+MIN_COUNTED_RATIO = 0.5  # availability: counted seconds / window length
 
 
 @dataclass(frozen=True)
 class Guard:
     """The low-traffic guard: the least data a burn-rate window needs to count."""
 
-    min_events: float = 10.0  # samples, events or incidents in the window
-    min_counted_ratio: float = 0.5  # availability: counted seconds / window length
+    min_events: float = MIN_EVENTS
+    min_counted_ratio: float = MIN_COUNTED_RATIO
 
 
 @dataclass(frozen=True)
@@ -149,7 +157,7 @@ def _counts(window: Window | None, name: str, unit_seconds: bool, guard: Guard) 
     if window is None or window.burn_rate is None:
         return False
     if unit_seconds:
-        return window.total >= guard.min_counted_ratio * WINDOW_S[name]
+        return window.total >= guard.min_counted_ratio * WINDOWS[name]
     return window.total >= guard.min_events
 
 
@@ -220,8 +228,8 @@ def at_risk(facts: Facts, guard: Guard) -> bool:
     shares of the whole period's budget; the stored figure, SPEC 6)."""
     result = facts.result
     remaining = result.error_budget_remaining
-    window = facts.windows.get("6h")
-    if remaining is None or not _counts(window, "6h", result.unit == "seconds", guard):
+    window = facts.windows.get(AT_RISK_WINDOW)
+    if remaining is None or not _counts(window, AT_RISK_WINDOW, result.unit == "seconds", guard):
         return False
     assert window is not None and window.burn_rate is not None
     left_ratio = max(0.0, 1.0 - facts.elapsed_ratio)

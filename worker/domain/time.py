@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from worker.domain.errors import InvalidValue
+from worker.domain.model import DEFAULT_TIMEZONE
 
 _SIMPLE_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
 _ISO_DURATION = re.compile(
@@ -14,7 +15,6 @@ _ISO_DURATION = re.compile(
     r"(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
 )
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-UK_ZONE = "Europe/London"
 
 
 def parse_duration(text: object) -> float:
@@ -67,7 +67,7 @@ def offset_hint(naive: datetime) -> str:
     wall-clock time (people here write UK time), so the hint never suggests the wrong hour —
     `+01:00` in summer, `Z` in winter, both where the clocks change within that hour. Only a
     hint: the timestamp is still refused, guessing would shift an hour twice a year."""
-    zone = ZoneInfo(UK_ZONE)
+    zone = ZoneInfo(DEFAULT_TIMEZONE)  # the UK's
     wall = naive.replace(tzinfo=None)
     offsets = {wall.replace(tzinfo=zone, fold=fold).utcoffset() for fold in (0, 1)}
     if len(offsets) > 1:

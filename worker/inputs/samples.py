@@ -45,6 +45,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from worker.domain.errors import InvalidValue
+from worker.domain.model import Signal
 from worker.inputs.common import (
     BOM,
     COLUMNS,
@@ -66,9 +67,9 @@ from worker.inputs.common import (
 )
 
 SAMPLE_COLUMNS = COLUMNS["samples"]
-SIGNALS = ("up", "latency_ms", "good", "total")
+SIGNALS: tuple[str, ...] = tuple(signal.value for signal in Signal)  # plain strings in the parse's columns
 _SIGNAL_INDEX = {name: index for index, name in enumerate(SIGNALS)}
-_UP, _LATENCY, _GOOD, _TOTAL = range(4)
+_UP, _LATENCY, _GOOD, _TOTAL = (_SIGNAL_INDEX[s] for s in (Signal.UP, Signal.LATENCY_MS, Signal.GOOD, Signal.TOTAL))
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _AT_BITS = 42  # epoch ms up to 2100-01-01 (4.1e12) fit in 42 bits
 assert LATEST_MS < 1 << _AT_BITS

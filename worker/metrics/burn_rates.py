@@ -17,23 +17,16 @@ from datetime import datetime
 import numpy as np
 from sqlalchemy import Connection, Engine
 
-from worker.domain.model import Catalogue, Signal
+from worker.domain.model import Calendar, Catalogue, ObjectiveType, Signal
 from worker.domain.time import from_epoch_s
 from worker.pipeline import all_maintenance
 from worker.scoring import incidents as incident_rules
-from worker.scoring.burn import (
-    LONGEST_WINDOW_S,
-    WINDOWS,
-    WindowScore,
-    incident_window_scores,
-    reach,
-    sample_window_scores,
-    window_tallies,
-)
-from worker.scoring.counted import counted_time
+from worker.scoring.burn import WindowScore, incident_window_scores, reach, sample_window_scores, window_tallies
+from worker.scoring.counted import CountedKey, counted_time
 from worker.scoring.intervals import Intervals
 from worker.scoring.results import Tally
 from worker.scoring.score import ObjectiveContext, OpenTimes, contexts
+from worker.scoring.windows import LONGEST_WINDOW_S, WINDOWS
 from worker.storage import incidents as incident_store
 from worker.storage import samples as sample_store
 from worker.storage.burn_rates import StoredBurnRate, upsert_burn_rates
@@ -116,13 +109,13 @@ def _sample_rows(conn: Connection, service_key: int | None, items: list[Objectiv
         return series.get(signal.value, empty)
 
     shared: dict[str, dict[str, Tally | None]] = {}
-    counted: dict[tuple, Intervals] = {}
+    counted: dict[CountedKey, Intervals] = {}
     rows: list[StoredBurnRate] = []
     for context in items:
         if context.basis not in shared:
             span = reach(context.agreement, now_s, LONGEST_WINDOW_S)
             assert span is not None
-            shape = (context.calendar, span, context.excluded)
+            shape: CountedKey = (context.calendar, span, context.excluded)
             if shape not in counted:
                 counted[shape] = counted_time(*shape)
             shared[context.basis] = window_tallies(context, counted[shape], lookup, now_s)
@@ -142,7 +135,7 @@ def _incident_rows(conn: Connection, work: list[ObjectiveContext], now: datetime
         open_or_stopped_after=from_epoch_s(now_s - LONGEST_WINDOW_S),
     )
     open_times = OpenTimes()
-    shared: dict[tuple, list[incident_rules.Outcome]] = {}
+    shared: dict[tuple[str, str | None, ObjectiveType, float | None, Calendar], list[incident_rules.Outcome]] = {}
     rows: list[StoredBurnRate] = []
     for context in work:
         o = context.objective

@@ -13,10 +13,13 @@ timestamps, no exemplars, no `_created` samples.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from prometheus_client.core import Metric
 from prometheus_client.utils import floatToGoString
+
+# prometheus-client's own number format (+Inf, NaN, 1e+06), typed: the library leaves it untyped.
+_number: Callable[[float], str] = floatToGoString
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _TYPES = {"gauge": "gauge", "counter": "counter", "histogram": "histogram"}
@@ -48,5 +51,5 @@ def render(families: Iterable[Metric]) -> bytes:
             if text is None:
                 pairs = ",".join(f'{k}="{_escape_label_value(v)}"' for k, v in sorted(sample.labels.items()))
                 text = labels_text[key] = f"{{{pairs}}}" if pairs else ""
-            out.append(f"{sample.name}{text} {floatToGoString(sample.value)}\n")
+            out.append(f"{sample.name}{text} {_number(sample.value)}\n")
     return "".join(out).encode("utf-8")

@@ -35,10 +35,8 @@ from worker.scoring.intervals import Intervals
 from worker.scoring.periods import effective_bounds
 from worker.scoring.results import Tally, availability_score, count_score
 from worker.scoring.score import ObjectiveContext, SeriesLookup, sum_days, tally_days
-
-# SPEC 10's `window` label values and their lengths, shortest first.
-WINDOWS: dict[str, float] = {"5m": 300.0, "30m": 1800.0, "1h": 3600.0, "6h": 6 * 3600.0, "3d": 3 * 86400.0}
-LONGEST_WINDOW_S = max(WINDOWS.values())
+from worker.scoring.windows import LONGEST_WINDOW_S as LONGEST_WINDOW_S  # re-exported: callers read it here too
+from worker.scoring.windows import WINDOWS
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,10 @@ from worker.domain.model import Calendar, MaintenanceWindow, Objective
 from worker.scoring.calendars import open_intervals
 from worker.scoring.intervals import Intervals, subtract
 
+# What counted time depends on (calendar, window, excluded maintenance): callers that measure
+# it for many objectives keep one answer per key.
+CountedKey = tuple[Calendar, tuple[float, float], tuple[MaintenanceWindow, ...]]
+
 
 def is_excluded(window: MaintenanceWindow, notice_s: float) -> bool:
     """Planned work is excluded only when announced at least `notice_s` before it started and

@@ -48,7 +48,8 @@ def hold_intervals(at_s: np.ndarray, staleness_s: float) -> np.ndarray:
     """Each `up` sample holds its value until the next sample or for `staleness_s`,
     whichever ends first."""
     following = np.append(at_s[1:], np.inf)
-    return np.minimum(following, at_s + staleness_s)
+    held: np.ndarray = np.minimum(following, at_s + staleness_s)
+    return held
 
 
 def tally_availability(

@@ -92,4 +92,4 @@ def burn_rate_values(conn: Connection, computed_since: datetime | None = None) -
     query = select(t.c.agreement, t.c.customer, t.c.objective, t.c.window, t.c.burn_rate).where(t.c.burn_rate.is_not(None))
     if computed_since is not None:
         query = query.where(t.c.computed_at >= computed_since)
-    return [tuple(row) for row in conn.execute(query)]  # type: ignore[misc]
+    return [tuple(row) for row in conn.execute(query)]

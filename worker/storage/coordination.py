@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Connection
 
+from worker.storage.locks import is_postgresql
 from worker.storage.tables import dialect_insert, leases, pending_changes
 
 
@@ -42,7 +43,7 @@ def claim_changes(conn: Connection) -> list[PendingChange]:
     for this transaction on PostgreSQL (others skip them); delete them with `forget_changes`
     in the same transaction once acted on."""
     query = select(pending_changes).order_by(pending_changes.c.id)
-    if conn.dialect.name == "postgresql":
+    if is_postgresql(conn):
         query = query.with_for_update(skip_locked=True)
     return [PendingChange(r.id, r.kind, r.service, r.first_s, r.last_s) for r in conn.execute(query)]
 
@@ -67,7 +68,7 @@ def acquire_lease(conn: Connection, name: str, holder: str, now: datetime, ttl_s
             where=(leases.c.holder == insert.excluded.holder) | (leases.c.expires_at < now),
         )
     )
-    return conn.execute(select(leases.c.holder).where(leases.c.name == name)).scalar_one() == holder
+    return bool(conn.execute(select(leases.c.holder).where(leases.c.name == name)).scalar_one() == holder)
 
 
 def release_lease(conn: Connection, name: str, holder: str) -> None:

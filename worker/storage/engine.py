@@ -30,6 +30,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
 
+from worker.storage.locks import is_sqlite
+
 SQLITE_BUSY_TIMEOUT_S = 30.0
 APPLICATION_NAME = "sla-worker"
 
@@ -123,17 +125,10 @@ def read_only(engine: Engine) -> Iterator[Connection]:
     """A connection for reading: on SQLite it does not take the write lock; rolled back at the
     end (anything written through it is discarded, on every engine)."""
     with engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
+        if is_sqlite(conn):
             conn = conn.execution_options(sqlite_begin="DEFERRED")
         try:
             yield conn
         finally:
             conn.rollback()
 
-
-def is_postgresql(conn: Connection | Engine) -> bool:
-    return conn.dialect.name == "postgresql"
-
-
-def is_sqlite(conn: Connection | Engine) -> bool:
-    return conn.dialect.name == "sqlite"

@@ -32,6 +32,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
+from worker.storage.locks import is_postgresql, is_sqlite
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -62,7 +64,7 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"naive datetime {value.isoformat()} refused: instants must be aware (UTC)")
         value = value.astimezone(timezone.utc)
-        if dialect.name == "sqlite":
+        if is_sqlite(dialect):
             return value.replace(tzinfo=None)
         return value
 
@@ -369,16 +371,15 @@ def dialect_insert(conn: Connection) -> Callable[[Table], Any]:
 
     Every upsert goes through here (or through `upsert` below) so that supporting another
     engine means changing one function."""
-    name = conn.dialect.name
-    if name == "postgresql":
+    if is_postgresql(conn):
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         return pg_insert
-    if name == "sqlite":
+    if is_sqlite(conn):
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         return sqlite_insert
-    raise NotImplementedError(f"upsert is not implemented for {name}")
+    raise NotImplementedError(f"upsert is not implemented for {conn.dialect.name}")
 
 
 def upsert(

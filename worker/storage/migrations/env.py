@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import text
 
 from worker.storage.engine import make_engine
+from worker.storage.locks import MIGRATION_LOCK_ID, hold_transaction_lock, is_sqlite
 from worker.storage.tables import metadata
-
-# Any constant shared by every sla-worker process: the advisory lock that serialises upgrades.
-_MIGRATION_LOCK_ID = 0x534C41  # "SLA"
 
 config = context.config
 target_metadata = metadata
@@ -33,14 +30,13 @@ def run_migrations_online() -> None:
         # One transaction around lock + version check + every migration. On SQLite it begins
         # with BEGIN IMMEDIATE (see engine.py), which is the lock.
         with engine.connect() as connection, connection.begin():
-            if connection.dialect.name == "postgresql":
-                connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+            hold_transaction_lock(connection, MIGRATION_LOCK_ID)
             context.configure(
                 connection=connection,
                 target_metadata=target_metadata,
                 # SQLite cannot ALTER most things: later migrations use batch mode there
                 # (copy-and-move), plain ALTER elsewhere.
-                render_as_batch=connection.dialect.name == "sqlite",
+                render_as_batch=is_sqlite(connection),
                 compare_type=True,
                 # DDL is transactional on both engines: a failed migration leaves nothing.
                 transactional_ddl=True,

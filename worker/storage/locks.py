@@ -1,0 +1,46 @@
+"""The locks every sla-worker process agrees on, and the one place that asks which engine runs.
+
+PostgreSQL advisory lock ids are numbers shared by every process (and every version) of
+sla-worker: each is defined here once, so two jobs can never pick the same id by accident,
+and changing one is visibly a change for running deployments. They are transaction locks
+(`pg_advisory_xact_lock`): released at commit or rollback, never leaked by a dead worker.
+SQLite needs none: every transaction there begins with `BEGIN IMMEDIATE` (see engine.py),
+which already lets one writer in at a time.
+
+Code that must behave differently per engine asks `is_postgresql` / `is_sqlite` rather than
+comparing dialect names itself, so supporting another engine starts with this module.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Dialect, Engine, text
+from sqlalchemy.engine import Connection
+
+# Serialises schema upgrades (worker.storage.migrations.env). 0x534C41 is "SLA".
+MIGRATION_LOCK_ID = 0x534C41
+# One scoring transaction at a time: two runs would both read a tally sheet and the later
+# write would drop the other's days.
+SCORING_LOCK_ID = 73112026
+# One alert evaluation at a time: two would both see an alert start and notify it twice.
+ALERT_EVALUATION_LOCK_ID = 73112027
+
+Bind = Connection | Engine | Dialect
+
+
+def _dialect_name(bind: Bind) -> str:
+    return bind.name if isinstance(bind, Dialect) else bind.dialect.name
+
+
+def is_postgresql(bind: Bind) -> bool:
+    return _dialect_name(bind) == "postgresql"
+
+
+def is_sqlite(bind: Bind) -> bool:
+    return _dialect_name(bind) == "sqlite"
+
+
+def hold_transaction_lock(conn: Connection, lock_id: int) -> None:
+    """Wait for advisory lock `lock_id` and hold it until this transaction ends (PostgreSQL);
+    nothing on SQLite, whose `BEGIN IMMEDIATE` already serialises writers."""
+    if is_postgresql(conn):
+        conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
