@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select
 
 from worker.alerts import rules
 from worker.alerts.rules import AlertKey, AlertState, Due, Facts, Guard, Route, Window
-from worker.domain.model import Catalogue, Channel, ObjectiveType, Result
+from worker.domain.model import Catalogue, Channel, ObjectiveType, Result, Severity
 from worker.pipeline import all_maintenance
 from worker.scoring import incidents as incident_rules
 from worker.scoring.burn import reach
@@ -45,10 +45,10 @@ def route_of(channel: Channel) -> Route:
     o = channel.options
     return Route(
         channel.id,
-        tuple(o.get("severities", ("page", "ticket"))),  # type: ignore[arg-type]
+        tuple(Severity(s) for s in o.get("severities", tuple(Severity))),  # type: ignore[attr-defined]
         tuple(o["customers"]) if o.get("customers") else None,  # type: ignore[arg-type]
         tuple(o["services"]) if o.get("services") else None,  # type: ignore[arg-type]
-        float(o.get("repeat_interval_s", 4 * 3600.0)),  # type: ignore[arg-type]
+        float(o.get("repeat_interval_s", rules.DEFAULT_REPEAT_INTERVAL_S)),  # type: ignore[arg-type]
     )
 
 

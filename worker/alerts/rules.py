@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from worker.domain.model import Result
+from worker.domain.model import Result, Severity
 from worker.scoring.windows import WINDOWS
 
 
@@ -49,8 +49,8 @@ class Rule(StrEnum):
     DATA_MISSING = "data-missing"
 
     @property
-    def severity(self) -> str:
-        return "page" if self in (Rule.FAST_BURN, Rule.BREACHED) else "ticket"
+    def severity(self) -> Severity:
+        return Severity.PAGE if self in (Rule.FAST_BURN, Rule.BREACHED) else Severity.TICKET
 
 
 class Event(StrEnum):
@@ -68,6 +68,7 @@ COVERAGE_WINDOW = "1h"  # data-missing reads the coverage of this burn-rate wind
 COVERAGE_MIN_COUNTED_S = 600.0  # …once it holds this much counted time (not at night for office hours)
 AT_RISK_WINDOW = "6h"
 FAILURES_IN_ROW = 3
+DEFAULT_REPEAT_INTERVAL_S = 4 * 3600.0  # a channel's `repeat_interval` unless it sets one
 # Operations-only alerts (data-missing of a source) have no agreement or customer.
 OPERATIONS = ""
 
@@ -121,7 +122,7 @@ class Firing:
     """An alert that fires now, with what a message needs to say about it."""
 
     key: AlertKey
-    severity: str
+    severity: Severity
     service: str
     summary: str  # plain words: what is wrong
     target: float | None = None
@@ -134,7 +135,7 @@ class AlertState:
     """Stored state of one alert key."""
 
     key: AlertKey
-    severity: str
+    severity: Severity
     service: str
     firing_since: datetime | None  # None: not firing
     last_notified_at: datetime | None = None
@@ -339,10 +340,10 @@ class Route:
     """A channel's filters (SPEC 3 `channels`)."""
 
     channel: str
-    severities: tuple[str, ...] = ("page", "ticket")
+    severities: tuple[Severity, ...] = tuple(Severity)
     customers: tuple[str, ...] | None = None
     services: tuple[str, ...] | None = None
-    repeat_interval_s: float = 4 * 3600.0
+    repeat_interval_s: float = DEFAULT_REPEAT_INTERVAL_S
 
     def takes(self, state: AlertState) -> bool:
         if state.severity not in self.severities:

@@ -20,6 +20,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from worker.alerts.rules import AlertKey, AlertState, Due, Event, Transition
+from worker.domain.model import Severity
 from worker.storage.tables import alert_transitions, alerts, dialect_insert, notification_items, notifications, silences
 
 _KEY = ("rule", "agreement", "customer", "objective")
@@ -34,7 +35,7 @@ def _key(row: Any) -> AlertKey:
 
 def load_states(conn: Connection) -> dict[AlertKey, AlertState]:
     return {
-        _key(r): AlertState(_key(r), r.severity, r.service, r.firing_since, r.last_notified_at, r.resolved_at, r.summary)
+        _key(r): AlertState(_key(r), Severity(r.severity), r.service, r.firing_since, r.last_notified_at, r.resolved_at, r.summary)
         for r in conn.execute(select(alerts))
     }
 
