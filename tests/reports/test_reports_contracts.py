@@ -11,7 +11,7 @@ from conftest import NOW, PERIOD
 
 from worker.config import load_catalogue
 from worker.domain.model import AgreementKind, ObjectiveType, Result, Status
-from worker.reports.model import build_board_report
+from worker.reports.board.build import build_board_report
 from worker.reports.portfolio import portfolio
 
 CASE = Path(__file__).resolve().parents[1] / "golden" / "suppliers-2026-10"

@@ -18,7 +18,8 @@ from sqlalchemy import Engine
 from worker.domain.model import Catalogue, MaintenanceWindow, ObjectiveType, Result, Status
 from worker.reports import evidence, gather
 from worker.reports.delivery import render_board, render_customer
-from worker.reports.model import build_board_report, build_customer_report
+from worker.reports.board.build import build_board_report
+from worker.reports.customer.build import build_customer_report
 from worker.reports.portfolio import portfolio, portfolio_json, portfolio_table
 from worker.reports.words import calendar_words, measure_words, percent, review_words
 from worker.scoring.intervals import Intervals
@@ -26,7 +27,10 @@ from worker.scoring.results import floor2
 from worker.storage.engine import read_only
 
 WORKER = Path(__file__).resolve().parents[2] / "worker"
-PURE = [WORKER / "reports" / name for name in ("words.py", "evidence.py", "model.py", "portfolio.py", "view.py")]
+PURE = [
+    WORKER / "reports" / name
+    for name in ("words.py", "evidence.py", "model.py", "portfolio.py", "view.py", "document.py")
+] + sorted((WORKER / "reports" / "customer").glob("*.py")) + sorted((WORKER / "reports" / "board").glob("*.py"))
 CUSTOMERS = ("acute", "community", "gpfed", "council")
 PERIOD = "2026-10"
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
@@ -45,7 +49,7 @@ def shown(value: float) -> str:
 # ------------------------------------------------------------------ purity
 
 
-@pytest.mark.parametrize("path", PURE, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", PURE, ids=lambda p: str(p.relative_to(WORKER)))
 def test_report_building_is_pure_no_io_library_and_no_clock(path: Path):
     tree = ast.parse(path.read_text())
     modules = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
@@ -239,7 +243,7 @@ def test_annual_review_assistant_flags_wide_margins_and_repeated_misses(golden_c
 
 
 def test_direction_of_travel_compares_the_values_as_shown(golden_catalogue: Catalogue):
-    from worker.reports.model import CustomerInputs
+    from worker.reports.customer.model import CustomerInputs
 
     results = [
         _result("2026-08", 99.70, Status.GREEN, 0.4),

@@ -33,8 +33,9 @@ from worker.domain.model import Catalogue, Status
 from worker.render import results_csv
 from worker.reports import gather
 from worker.reports.delivery import Rendered, render_board, render_customer, render_document
-from worker.reports.model import build_customer_report
-from worker.reports.view import Figure, Paragraph, Table, customer_document
+from worker.reports.customer.build import build_customer_report
+from worker.reports.customer.view import customer_document
+from worker.reports.document import Figure, Paragraph, Table
 from worker.storage import results as result_store
 from worker.storage.engine import read_only
 
@@ -227,8 +228,8 @@ def test_board_sentences_say_how_many_objectives_and_for_how_many_customers(
 def test_one_objective_red_for_two_customers_is_said_as_such(golden_catalogue: Catalogue, golden_expected: list[dict]):
     """The demo's October: one shared objective (P2 response) RED for both core customers."""
     from worker.domain.model import ObjectiveType, Result
-    from worker.reports.model import build_board_report
-    from worker.reports.view import board_document
+    from worker.reports.board.build import build_board_report
+    from worker.reports.board.view import board_document
 
     stored = [Result(**{**row, "type": ObjectiveType(row["type"]), "status": Status(row["status"])}) for row in golden_expected]
     results = [r if r.objective == "desk-respond-p2" else replace(r, status=Status.GREEN, error_budget_remaining=0.5) for r in stored]

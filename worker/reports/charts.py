@@ -21,7 +21,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from worker.domain.model import Status
-from worker.reports.view import ChartSpec, StatusBars, TrendChart
+from worker.reports.document import ChartSpec, StatusBars, TrendChart
 from worker.reports.words import DARK, NHS_BLUE, STATUS_COLOURS, STATUS_LABEL, percent, target_text
 
 DPI = 150

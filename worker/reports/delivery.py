@@ -1,11 +1,11 @@
 """Reports delivered once (SPEC 8): generated once per (kind, customer, period), kept, and sent
 idempotently.
 
-Generate: the model is built from stored data (gather.py → model.py), laid out (view.py) and
-rendered to files — report.html (charts beside it), email.html (charts by cid:), report.txt,
-report.pdf, results.csv, charts/*.png, subject.txt — written to a new folder
-`SLA_REPORTS_DIR/<period>/<customer|board>-<hash>` and recorded in the `reports` table with
-their content hash. A report made from final results is kept: later runs reuse its files. A
+Generate: the model is built from stored data (gather.py, then customer/ or board/ build.py),
+laid out (their view.py) and rendered to files — report.html (charts beside it), email.html
+(charts by cid:), report.txt, report.pdf, results.csv, charts/*.png, subject.txt — written to a
+new folder `SLA_REPORTS_DIR/<period>/<customer|board>-<hash>` and recorded in the `reports`
+table with their content hash. A report made from final results is kept: later runs reuse its files. A
 report made while the period is still open (period to date) is remade on the next run, and is
 never sent.
 
@@ -41,12 +41,15 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from worker.domain.errors import PermanentError, TransientError
-from worker.domain.model import Catalogue
+from worker.domain.model import DEFAULT_TIMEZONE, Catalogue
 from worker.render import results_csv
 from worker.reports import gather
 from worker.reports.mailer import Mailer
-from worker.reports.model import build_board_report, build_customer_report
-from worker.reports.view import Document, board_document, customer_document
+from worker.reports.board.build import build_board_report
+from worker.reports.board.view import board_document
+from worker.reports.customer.build import build_customer_report
+from worker.reports.customer.view import customer_document
+from worker.reports.document import Document
 from worker.scoring.periods import period_bounds, period_of, previous_period
 from worker.storage import reports as report_store
 from worker.storage import results as result_store
@@ -319,7 +322,7 @@ def _with(outcome: Outcome, **changes: object) -> Outcome:
 
 
 def period_is_final(catalogue: Catalogue, period: str, now: datetime, grace_s: float) -> bool:
-    zones = {a.timezone for a in catalogue.agreements.values()} or {"Europe/London"}
+    zones = {a.timezone for a in catalogue.agreements.values()} or {DEFAULT_TIMEZONE}
     return now.timestamp() >= max(period_bounds(period, z)[1] for z in zones) + grace_s
 
 
@@ -367,7 +370,7 @@ def run_reports(
 
 def due_period(catalogue: Catalogue, now: datetime) -> str:
     """The period whose reports go out this month: the one before the running one."""
-    zone = next((a.timezone for a in catalogue.agreements.values()), "Europe/London")
+    zone = next((a.timezone for a in catalogue.agreements.values()), DEFAULT_TIMEZONE)
     return previous_period(period_of(now.timestamp(), zone))
 
 

@@ -1,15 +1,17 @@
-"""Load what a report is built from (the I/O half of report building; model.py is the pure
-half). Everything loaded for a customer is limited to that customer: its own results, the
-incidents for it or for everyone, and the services its agreements give it."""
+"""Load what a report is built from (the I/O half of report building; the `build` modules of
+`reports.customer` and `reports.board` are the pure half). Everything loaded for a customer is
+limited to that customer: its own results, the incidents for it or for everyone, and the
+services its agreements give it."""
 
 from __future__ import annotations
 
 import numpy as np
 from sqlalchemy import Connection
 
-from worker.domain.model import Catalogue, ObjectiveType, Result, Signal
+from worker.domain.model import DEFAULT_TIMEZONE, Catalogue, ObjectiveType, Result, Signal
 from worker.domain.time import from_epoch_s
-from worker.reports.model import TREND_MONTHS, CustomerInputs, customer_agreements
+from worker.reports.customer.model import CustomerInputs, customer_agreements
+from worker.reports.model import TREND_MONTHS, staleness_s
 from worker.scoring.periods import period_bounds, periods_back
 from worker.storage import incidents as incident_store
 from worker.storage import maintenance as maintenance_store
@@ -21,7 +23,7 @@ def customer_inputs(conn: Connection, catalogue: Catalogue, customer: str, perio
     months = periods_back(period, TREND_MONTHS)
     results = [r for r in result_store.load_results_range(conn, months, customer) if r.customer == customer]
     agreements = customer_agreements(catalogue, customer, period)
-    bounds = [period_bounds(period, a.timezone) for a in agreements] or [period_bounds(period, "Europe/London")]
+    bounds = [period_bounds(period, a.timezone) for a in agreements] or [period_bounds(period, DEFAULT_TIMEZONE)]
     start_s, end_s = min(b[0] for b in bounds), max(b[1] for b in bounds)
     objectives = [o for a in agreements for o in a.objectives]
     services = sorted({o.service for o in objectives})
@@ -56,8 +58,7 @@ def customer_inputs(conn: Connection, catalogue: Catalogue, customer: str, perio
             if service not in keys:  # never received a sample
                 up[service] = (np.empty(0), np.empty(0))
                 continue
-            staleness = catalogue.services[service].staleness_s if service in catalogue.services else 300.0
-            lo_ms = int(np.floor((start_s - staleness) * 1000))
+            lo_ms = int(np.floor((start_s - staleness_s(catalogue, service)) * 1000))
             hi_ms = int(np.ceil(min(end_s, now_s) * 1000)) + 1
             at_ms, value = sample_store.load_samples(conn, keys[service], code, lo_ms, max(hi_ms, lo_ms))
             up[service] = (at_ms / 1000.0, value)

@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from worker.reports.view import Document
+from worker.reports.document import Document
 from worker.reports.words import BORDER, DARK, GREY, NHS_BLUE, PALE, STATUS_COLOURS
 
 WIDTH = 720  # the email's width in CSS pixels (Outlook's reading pane shows about this much)

@@ -16,7 +16,7 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from worker.domain.model import Status
-from worker.reports.view import Bullets, Cell, Document, Figure, Paragraph, Table
+from worker.reports.document import Bullets, Cell, Document, Figure, Paragraph, Table
 from worker.reports.words import BORDER, DARK, GREY, NHS_BLUE, PALE, STATUS_COLOURS
 
 FONT = "DejaVu"

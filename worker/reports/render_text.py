@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import textwrap
 
-from worker.reports.view import Bullets, Cell, Document, Figure, Paragraph, Table
+from worker.reports.document import Bullets, Cell, Document, Figure, Paragraph, Table
 
 WIDTH = 100
 

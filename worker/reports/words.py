@@ -117,11 +117,6 @@ def day_text(day: date) -> str:
     return f"{day.day} {day:%B %Y}"
 
 
-def short_day(day: date) -> str:
-    """`21 Oct`."""
-    return f"{day.day} {day:%b}"
-
-
 def _clock_change_day(when: datetime) -> bool:
     """Whether the local day of `when` has a clock change (its wall-clock times need the
     zone's abbreviation: 01:30 happens twice on the last Sunday of October in London)."""

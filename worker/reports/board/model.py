@@ -1,0 +1,100 @@
+"""The board report as values (SPEC 8): every customer's results of one period, as a
+customer × service matrix, the portfolio in the Boston Box, the objectives most at risk,
+the agreements due for review and the annual review assistant's suggestions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+
+from worker.domain.model import Customer, Objective, Result, Status
+from worker.reports.model import AgreementInfo, BostonBox
+
+WORST_COUNT = 10
+
+
+@dataclass(frozen=True)
+class MatrixRow:
+    service: str
+    name: str
+    cells: tuple[Status | None, ...]  # one per board customer; None: does not receive it
+
+
+@dataclass(frozen=True)
+class BoardObjective:
+    """One objective's figure, shared by the customers listed (a shared agreement's sample
+    objectives score the same for all of its customers)."""
+
+    agreement: str
+    objective: Objective
+    service_name: str
+    measure: str
+    customers: tuple[str, ...]  # names
+    result: Result
+
+
+@dataclass(frozen=True)
+class ReviewHint:
+    agreement: str
+    objective: Objective
+    service_name: str
+    measure: str
+    customers: tuple[str, ...]
+    target: float
+    months_with_data: int
+    months_missed: int
+    lowest: float | None
+    lowest_budget: float | None
+
+
+@dataclass(frozen=True)
+class BoardReport:
+    period: str
+    issued: date
+    timezone: str
+    final: bool
+    months: tuple[str, ...]
+    customers: tuple[Customer, ...]
+    matrix: tuple[MatrixRow, ...]
+    box: BostonBox
+    worst: tuple[BoardObjective, ...]
+    reviews: tuple[AgreementInfo, ...]  # in effect, review within REVIEW_WARNING_DAYS or overdue
+    next_reviews: tuple[AgreementInfo, ...]  # the other agreements in effect
+    raise_targets: tuple[ReviewHint, ...]
+    attention: tuple[ReviewHint, ...]
+    monthly_counts: tuple[tuple[str, dict[Status, int]], ...]  # per month: results by status
+    results: tuple[Result, ...]
+    worst_total: int = 0  # rows of `worst` before it was cut to WORST_COUNT
+    kind: str = field(default="board", init=False)
+
+    @property
+    def counts(self) -> dict[Status, int]:
+        """Results of the period by status: one result per objective per customer, so an
+        objective of an agreement with three customers counts three times."""
+        return dict(self.monthly_counts[-1][1]) if self.monthly_counts else {}
+
+    @property
+    def spread(self) -> dict[Status, Spread]:
+        """Per status: how many objectives, for how many customers, in how many results."""
+        return spread(self.results)
+
+
+@dataclass(frozen=True)
+class Spread:
+    objectives: int  # distinct (agreement, objective)
+    customers: int  # distinct customers
+    results: int  # (objective, customer) pairs
+
+
+def spread(results: Iterable[Result]) -> dict[Status, Spread]:
+    """Results grouped by status into objectives, customers and results (an objective may
+    be RED for one customer and GREEN for another: incident objectives are per customer)."""
+    found: dict[Status, list[Result]] = {}
+    for r in results:
+        found.setdefault(r.status, []).append(r)
+    return {
+        status: Spread(len({(r.agreement, r.objective) for r in items}), len({r.customer for r in items}), len(items))
+        for status, items in found.items()
+    }
+
