@@ -46,7 +46,8 @@ DAYS_OF_SAMPLES = 3
 
 def store_recent_samples(engine, services: int) -> int:  # noqa: ANN001 - an Engine
     """Minute samples for every service over the last DAYS_OF_SAMPLES days before NOW."""
-    from worker.pipeline import Changes, store_sample_arrays
+    from worker.domain.changes import Changes
+    from worker.storage.samples import store_sample_arrays
 
     rng = np.random.default_rng(5)
     start_ms = int((NOW - timedelta(days=DAYS_OF_SAMPLES)).timestamp() * 1000)
@@ -92,20 +93,21 @@ def scrape(url: str) -> tuple[float, int, int]:
 
 
 def measure(engine_name: str, workdir: Path, scrapes: int, services: int, queue: multiprocessing.Queue) -> None:
-    from worker import pipeline
     from worker.config import load_catalogue
     from worker.metrics.burn_rates import refresh_burn_rates
     from worker.metrics.server import MetricsServer, make_registry
     from worker.storage.engine import make_engine
     from worker.storage.migrate import upgrade
+    from worker.usecases.ingest import ingest_path
+    from worker.usecases.score import score_period
 
     url = fresh_database(engine_name, workdir)
     upgrade(url)
     engine = make_engine(url)
     catalogue = load_catalogue(workdir / "config")
     figures: dict[str, float] = {"samples": store_recent_samples(engine, services)}
-    pipeline.ingest_path(engine, catalogue, "incidents", workdir / "incidents.csv", NOW)
-    figures["results"] = len(pipeline.score_period(engine, catalogue, PERIOD, NOW, grace_s=6 * 3600))
+    ingest_path(engine, catalogue, "incidents", workdir / "incidents.csv", NOW)
+    figures["results"] = len(score_period(engine, catalogue, PERIOD, NOW, grace_s=6 * 3600))
 
     began = time.perf_counter()
     figures["burn_rates"] = refresh_burn_rates(engine, catalogue, NOW)

@@ -149,10 +149,11 @@ def fresh_database(engine_name: str, workdir: Path) -> str:
 
 
 def measure(engine_name: str, workdir: Path, queue: multiprocessing.Queue) -> None:
-    from worker import pipeline
     from worker.config import load_catalogue
     from worker.storage.engine import make_engine
     from worker.storage.migrate import upgrade
+    from worker.usecases.ingest import ingest_path
+    from worker.usecases.score import score_pending, score_period
 
     url = fresh_database(engine_name, workdir)
     upgrade(url)
@@ -165,24 +166,24 @@ def measure(engine_name: str, workdir: Path, queue: multiprocessing.Queue) -> No
     samples = 0
     began = time.perf_counter()
     for path in files:
-        report = pipeline.ingest_path(engine, catalogue, "samples", path, now)
+        report = ingest_path(engine, catalogue, "samples", path, now)
         assert report.refused == 0, report.refusals[:3]
         samples += report.accepted
     figures["ingest_s"] = time.perf_counter() - began
     figures["samples"] = samples
     figures["ingest_rate"] = samples / figures["ingest_s"]
-    report = pipeline.ingest_path(engine, catalogue, "incidents", workdir / "incidents.csv", now)
+    report = ingest_path(engine, catalogue, "incidents", workdir / "incidents.csv", now)
     assert report.refused == 0, report.refusals[:3]
 
     began = time.perf_counter()
-    results = pipeline.score_period(engine, catalogue, PERIOD, now, grace_s=6 * 3600)
+    results = score_period(engine, catalogue, PERIOD, now, grace_s=6 * 3600)
     figures["score_full_s"] = time.perf_counter() - began
     figures["results"] = len(results)
 
-    pipeline.score_pending(engine, catalogue, now, grace_s=6 * 3600)  # catch up, as a running worker would be
-    pipeline.ingest_path(engine, catalogue, "samples", workdir / "samples" / "tail.csv", now)
+    score_pending(engine, catalogue, now, grace_s=6 * 3600)  # catch up, as a running worker would be
+    ingest_path(engine, catalogue, "samples", workdir / "samples" / "tail.csv", now)
     began = time.perf_counter()
-    rescored = pipeline.score_pending(engine, catalogue, now, grace_s=6 * 3600)
+    rescored = score_pending(engine, catalogue, now, grace_s=6 * 3600)
     figures["rescore_s"] = time.perf_counter() - began
     figures["rescored_results"] = len(rescored)
     figures["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from worker import pipeline
 from worker.config import load_catalogue
 from worker.demo import DemoSummary, run_demo, summary_table
 from worker.domain.model import Catalogue, ObjectiveType, Result, Status
 from worker.scoring.periods import period_bounds, periods_back, scored_window
 from worker.storage import incidents as incident_store
 from worker.storage.tables import maintenance, samples
+from worker.usecases.results import read_results
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "example"
 NOW = datetime(2026, 11, 15, 10, 0, tzinfo=timezone.utc)
@@ -51,7 +51,7 @@ def test_full_demo_scores_thirteen_months_with_every_objective_inside_its_effect
     for period in summary.periods:
         assert sum(m.startswith(f"{period}: ingested") for m in messages) == 1
         assert sum(m.startswith(f"{period}: scored") for m in messages) == 1
-        stored = pipeline.read_results(engine, period)
+        stored = read_results(engine, period)
         assert {(r.agreement, r.customer, r.objective) for r in stored} == expected_keys(catalogue, period)
         assert tuple(stored) == summary.history[period]
     # last year's agreements (to 2026-03-31) and this year's (from 2026-04-01) cover every month
@@ -117,7 +117,7 @@ def test_demo_incidents_cover_every_priority_with_met_breached_on_hold_one_custo
 
 def test_running_the_demo_twice_gives_identical_results(engine: Engine, catalogue: Catalogue):
     first = run_demo(engine, catalogue, NOW, months=2)
-    first_stored = {p: pipeline.read_results(engine, p) for p in first.periods}
+    first_stored = {p: read_results(engine, p) for p in first.periods}
     with engine.connect() as conn:
         first_samples = conn.execute(select(func.count()).select_from(samples)).scalar_one()
         first_incidents = incident_store.load_incidents(conn)
@@ -125,7 +125,7 @@ def test_running_the_demo_twice_gives_identical_results(engine: Engine, catalogu
     second = run_demo(engine, catalogue, NOW, months=2)
 
     assert second == first
-    assert {p: pipeline.read_results(engine, p) for p in second.periods} == first_stored
+    assert {p: read_results(engine, p) for p in second.periods} == first_stored
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(samples)).scalar_one() == first_samples
         assert incident_store.load_incidents(conn) == first_incidents

@@ -22,7 +22,7 @@ LEASE_S = 60.0
 IDLE_TICK_S = 10.0
 
 
-class GuardedScheduler(Scheduler):
+class GuardedScheduler(Scheduler):  # type: ignore[misc]  # Celery is untyped
     def __init__(self, *args: object, **kwargs: object) -> None:
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.leading: bool | None = None  # unknown until the first tick
@@ -39,7 +39,7 @@ class GuardedScheduler(Scheduler):
     def tick(self, *args: object, **kwargs: object) -> float:
         if not self.holds_lease():
             return IDLE_TICK_S
-        return min(super().tick(*args, **kwargs), IDLE_TICK_S)
+        return min(float(super().tick(*args, **kwargs)), IDLE_TICK_S)
 
     def close(self) -> None:
         if self.leading:

@@ -1,4 +1,4 @@
-"""The `sla-worker` command (SPEC 11). Thin: parse arguments, call a pipeline function, print.
+"""The `sla-worker` command (SPEC 11). Thin: parse arguments, call a use case, print.
 
 Exit status: 0 success, 1 partial (rows refused, sends failed), 2 bad usage or configuration
 (a malformed URL, a database that does not exist or is not migrated, refused credentials),
@@ -20,15 +20,18 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from worker import pipeline
 from worker.config import load_catalogue
 from worker.domain.errors import ConfigError, InvalidValue
-from worker.domain.model import Agreement, Catalogue
+from worker.domain.model import DEFAULT_TIMEZONE, Agreement, Catalogue, InputKind, Result
 from worker.render import results_csv, results_json, results_table
 from worker.scoring.periods import parse_period
 from worker.settings import Settings, load_settings
 from worker.storage.engine import UnsupportedDatabase, make_engine, normalise_url
 from worker.storage.migrate import current_revision, head_revision, upgrade
+from worker.usecases.ingest import ingest_path
+from worker.usecases.periods import open_periods, periods_with_data
+from worker.usecases.results import read_results
+from worker.usecases.score import score_period
 
 OK, PARTIAL, BAD, UNREACHABLE = 0, 1, 2, 3
 
@@ -96,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     db.set_defaults(run=cmd_db)
 
     ingest = commands.add_parser("ingest", parents=[common], help="store samples, incidents or maintenance from CSV")
-    ingest.add_argument("kind", choices=pipeline.INPUT_KINDS, help="what the file holds (docs/inputs.md)")
+    ingest.add_argument("kind", choices=[k.value for k in InputKind], help="what the file holds (docs/inputs.md)")
     ingest.add_argument("file", type=Path, help="the CSV file")
     ingest.set_defaults(run=cmd_ingest)
 
@@ -282,7 +285,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         raise UsageError(f"{path}: no such file")
     engine = _engine(settings)
     _progress(f"ingesting {args.kind} from {path} …")
-    report = pipeline.ingest_path(engine, catalogue, args.kind, path, datetime.now(timezone.utc))
+    report = ingest_path(engine, catalogue, args.kind, path, datetime.now(timezone.utc))
     for refusal in report.refusals:
         print(refusal.describe(str(path)), file=sys.stderr)
     print(f"accepted {report.accepted}, refused {report.refused}")
@@ -330,10 +333,13 @@ def cmd_score(args: argparse.Namespace) -> int:
     catalogue = _catalogue(settings)
     engine = _engine(settings)
     now = datetime.now(timezone.utc)
-    periods = pipeline.periods_with_data(engine, catalogue, now) if args.all else [_period(args.period)] if args.period else pipeline.open_periods(catalogue, now, settings.late_data_grace_s)
+    if args.all:
+        periods = periods_with_data(engine, catalogue, now)
+    else:
+        periods = [_period(args.period)] if args.period else open_periods(catalogue, now, settings.late_data_grace_s)
     for number, period in enumerate(periods, 1):
         _progress(f"scoring {period} ({number}/{len(periods)}) …")
-        found = pipeline.score_period(engine, catalogue, period, now, settings.late_data_grace_s)
+        found = score_period(engine, catalogue, period, now, settings.late_data_grace_s)
         print(f"{period}: {len(found)} results stored")
     return OK
 
@@ -346,8 +352,8 @@ def cmd_results(args: argparse.Namespace) -> int:
             _known_customer(catalogue, args.customer)
     period = _period(args.period)
     engine = _engine(settings, create=False)
-    found = pipeline.read_results(engine, period, args.customer)
-    render: Callable = {"json": results_json, "csv": results_csv, "table": results_table}[args.format]
+    found = read_results(engine, period, args.customer)
+    render: Callable[[Sequence[Result]], str] = {"json": results_json, "csv": results_csv, "table": results_table}[args.format]
     text = render(found)
     print(text if text.endswith("\n") else text + "\n", end="")
     return OK
@@ -400,7 +406,7 @@ def cmd_portfolio(args: argparse.Namespace) -> int:
     catalogue = _catalogue(settings)
     if args.customer is not None:
         _known_customer(catalogue, args.customer)
-    zone = next((a.timezone for a in catalogue.agreements.values()), "Europe/London")
+    zone = next((a.timezone for a in catalogue.agreements.values()), DEFAULT_TIMEZONE)
     from worker.scoring.periods import zone as zone_info
 
     today = datetime.now(timezone.utc).astimezone(zone_info(zone)).date()
@@ -657,7 +663,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.run(args)
+        status: int = args.run(args)
+        return status
     except ConfigError as error:
         for problem in error.problems:
             print(problem, file=sys.stderr)

@@ -2,9 +2,9 @@
 
 `run_demo` makes up a year and a month of plausible measurements, incidents and maintenance
 for the services of a catalogue (the example trust in `config/example`), writes them as the
-CSV files of SPEC 5 and hands them to `pipeline.ingest` month by month — so the demo goes
+CSV files of SPEC 5 and hands them to `usecases.ingest.ingest` month by month — so the demo goes
 through the same parsers and storage as real data — then scores every month with
-`pipeline.score_period`. `summary_table` prints what a person wants to see first: the last
+`usecases.score.score_period`. `summary_table` prints what a person wants to see first: the last
 complete month, objective by objective, with a strip of the year's statuses beside it.
 
 What the history holds (the same every time for the same `now`: numpy with fixed seeds):
@@ -42,7 +42,6 @@ from datetime import date, datetime, timezone
 import numpy as np
 from sqlalchemy import Engine
 
-from worker import pipeline
 from worker.domain.model import (
     DEFAULT_TIMEZONE,
     PRIORITIES,
@@ -69,6 +68,9 @@ from worker.scoring.periods import (
     zone,
 )
 from worker.scoring.results import floor2
+from worker.usecases.ingest import ingest
+from worker.usecases.results import read_results
+from worker.usecases.score import score_pending, score_period
 
 DEFAULT_MONTHS = 13
 DEFAULT_GRACE_S = 6 * 3600.0
@@ -190,7 +192,7 @@ def run_demo(
     step_s: int = STEP_S,
 ) -> DemoSummary:
     """Generate `months` months of history ending at `now` (the running month up to `now`
-    and the complete months before it), ingest it month by month through the pipeline, score
+    and the complete months before it), ingest it month by month as real data is ingested, score
     every month, and say what was done. Running it again with the same `now` stores the same
     rows and gives the same results.
 
@@ -208,7 +210,7 @@ def run_demo(
         month = _generate_month(plan, period)
         counts = {}
         for kind, data in (("maintenance", month.maintenance), ("incidents", month.incidents), ("samples", month.samples)):
-            report = pipeline.ingest(engine, catalogue, kind, data, now)
+            report = ingest(engine, catalogue, kind, data, now)
             if report.refused:
                 shown = "; ".join(f"line {r.line}: {r.reason}" for r in report.refusals[:3])
                 raise RuntimeError(f"demo {kind} for {period}: {report.refused} rows refused ({shown})")
@@ -219,13 +221,13 @@ def run_demo(
             f"{counts['maintenance']} maintenance windows ({number}/{len(plan.periods)})"
         )
     for number, period in enumerate(plan.periods, 1):
-        found = pipeline.score_period(engine, catalogue, period, now, grace_s)
+        found = score_period(engine, catalogue, period, now, grace_s)
         progress(f"{period}: scored, {len(found)} results ({number}/{len(plan.periods)})")
     # score_period forgets only the pending changes wholly inside its period; the rest (a
     # month's first samples reach back into the month before, incidents that span months)
     # are taken up here, as the worker would, so the demo leaves nothing pending behind.
-    pipeline.score_pending(engine, catalogue, now, grace_s)
-    history = {period: tuple(pipeline.read_results(engine, period)) for period in plan.periods}
+    score_pending(engine, catalogue, now, grace_s)
+    history = {period: tuple(read_results(engine, period)) for period in plan.periods}
     return DemoSummary(
         now=now,
         periods=tuple(plan.periods),

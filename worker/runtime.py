@@ -20,6 +20,7 @@ from worker.settings import Settings, load_settings
 from worker.storage.engine import make_engine
 
 log = logging.getLogger(__name__)
+Stamp = tuple[tuple[str, int], ...]
 
 
 @dataclass
@@ -27,7 +28,7 @@ class Runtime:
     settings: Settings
     engine: Engine
     _catalogue: Catalogue | None = None
-    _stamp: tuple = field(default_factory=tuple)
+    _stamp: Stamp = field(default_factory=tuple)
 
     @property
     def catalogue(self) -> Catalogue:
@@ -43,10 +44,10 @@ class Runtime:
         return self._catalogue
 
 
-def config_stamp(directory: Path) -> tuple:
+def config_stamp(directory: Path) -> Stamp:
     """Name and modification time of every file the loader reads (`*.yaml` and `*.yml`), so
     that editing, adding or removing any of them reloads the catalogue."""
-    stamp = []
+    stamp: list[tuple[str, int]] = []
     for path in config_files(directory):
         try:
             stamp.append((path.name, path.stat().st_mtime_ns))

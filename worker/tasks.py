@@ -1,4 +1,4 @@
-"""Thin Celery tasks: load what is needed, call a pipeline function, commit, emit the next
+"""Thin Celery tasks: load what is needed, call a use case (worker/usecases), emit the next
 event. Every task is safe to run twice: ingestion is an upsert with a file-hash claim,
 scoring consumes pending changes in its own transaction, results are upserts.
 
@@ -22,11 +22,11 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from worker import collect as collect_sources
-from worker import pipeline
 from worker.celeryapp import app
 from worker.domain.errors import TransientError
 from worker.runtime import runtime
 from worker.sources import file_drop
+from worker.usecases import periods, score
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,8 @@ def is_transient(exc: BaseException) -> bool:
 def retry_countdown(retries: int) -> int:
     """Seconds before retry number `retries` + 1: exponential from 5 s, capped at 5 min,
     with full jitter so that workers hit by the same outage do not come back together."""
-    return get_exponential_backoff_interval(
-        factor=RETRY_BACKOFF_S, retries=retries, maximum=RETRY_BACKOFF_MAX_S, full_jitter=True
+    return int(
+        get_exponential_backoff_interval(factor=RETRY_BACKOFF_S, retries=retries, maximum=RETRY_BACKOFF_MAX_S, full_jitter=True)
     )
 
 
@@ -146,7 +146,7 @@ def collect(source_id: str | None = None) -> int:
 def score_pending() -> int:
     """Score what new input changed; then evaluate alerts on the new results."""
     rt = runtime()
-    results = pipeline.score_pending(rt.engine, rt.catalogue, _now(), rt.settings.late_data_grace_s)
+    results = score.score_pending(rt.engine, rt.catalogue, _now(), rt.settings.late_data_grace_s)
     if results:
         evaluate_alerts.delay()
     return len(results)
@@ -158,8 +158,8 @@ def reconcile() -> int:
     rt = runtime()
     now = _now()
     stored = 0
-    for period in pipeline.open_periods(rt.catalogue, now, rt.settings.late_data_grace_s):
-        stored += len(pipeline.score_period(rt.engine, rt.catalogue, period, now, rt.settings.late_data_grace_s))
+    for period in periods.open_periods(rt.catalogue, now, rt.settings.late_data_grace_s):
+        stored += len(score.score_period(rt.engine, rt.catalogue, period, now, rt.settings.late_data_grace_s))
     evaluate_alerts.delay()
     return stored
 

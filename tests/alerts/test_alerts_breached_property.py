@@ -21,10 +21,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
-from worker import pipeline
 from worker.alerts.evaluate import evaluate
 from worker.config import load_catalogue
 from worker.storage.tables import alerts, metadata
+from worker.usecases.ingest import ingest
+from worker.usecases.score import score_pending
 
 DAY_START = datetime(2026, 12, 3, tzinfo=timezone.utc)  # GMT in December: local = UTC
 DAY_S = 86_400.0
@@ -119,8 +120,8 @@ def check_breached_is_certain_and_never_flaps(engine: Engine, catalogue, chunks:
         body = "timestamp,service,signal,value\n" + "".join(
             f"{datetime.fromtimestamp(at, timezone.utc):%Y-%m-%dT%H:%M:%SZ},epr,up,{value}\n" for at, value in chunk
         )
-        pipeline.ingest(engine, catalogue, "samples", body.encode(), now)
-        pipeline.score_pending(engine, catalogue, now, GRACE_S)
+        ingest(engine, catalogue, "samples", body.encode(), now)
+        score_pending(engine, catalogue, now, GRACE_S)
         evaluate(engine, catalogue, now)
         states = breached_states(engine)
         for agreement, target in TARGETS.items():

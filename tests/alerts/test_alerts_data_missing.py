@@ -9,11 +9,12 @@ from datetime import datetime, timedelta, timezone
 from alert_fixtures import CONFIG
 from sqlalchemy import select
 
-from worker import pipeline
 from worker.alerts.evaluate import evaluate
 from worker.config import load_catalogue
 from worker.metrics.burn_rates import refresh_burn_rates
 from worker.storage.tables import alerts
+from worker.usecases.ingest import ingest
+from worker.usecases.score import score_pending
 
 T0 = datetime(2026, 10, 14, 9, 0, tzinfo=timezone.utc)
 SERVICES = """
@@ -53,7 +54,7 @@ def missing(engine) -> set[tuple[str, str]]:
 
 
 def run(engine, cat, now):
-    pipeline.score_pending(engine, cat, now, 6 * 3600.0)
+    score_pending(engine, cat, now, 6 * 3600.0)
     refresh_burn_rates(engine, cat, now)
     return evaluate(engine, cat, now)
 
@@ -63,7 +64,7 @@ def test_a_feed_that_stops_fires_data_missing_whatever_the_missing_data_policy(e
     assert {o.id: o.missing_data.value for a in cat.agreements.values() for o in a.objectives} == {
         "epr-availability": "down", "pas-availability": "up"
     }
-    pipeline.ingest(engine, cat, "samples", up_samples(T0 - timedelta(hours=6), T0 - timedelta(minutes=1)), T0)
+    ingest(engine, cat, "samples", up_samples(T0 - timedelta(hours=6), T0 - timedelta(minutes=1)), T0)
     run(engine, cat, T0)
     assert missing(engine) == set(), "a fully covered hour is not data-missing"
 
@@ -72,6 +73,6 @@ def test_a_feed_that_stops_fires_data_missing_whatever_the_missing_data_policy(e
     assert missing(engine) == {(c, o) for c in ("acute", "community") for o in ("epr-availability", "pas-availability")}
 
     back = later + timedelta(minutes=60)
-    pipeline.ingest(engine, cat, "samples", up_samples(T0, back), back)
+    ingest(engine, cat, "samples", up_samples(T0, back), back)
     run(engine, cat, back)
     assert missing(engine) == set(), "data back for the last hour: resolved"

@@ -17,13 +17,14 @@ import pytest
 from alert_fixtures import Receiver
 from smtp_server import SmtpServer
 
-from worker import pipeline
 from worker.alerts import delivery
 from worker.alerts.evaluate import evaluate
 from worker.config import load_catalogue
 from worker.demo import bad_month
 from worker.metrics.burn_rates import refresh_burn_rates
 from worker.reports.mailer import SmtpMailer
+from worker.usecases.ingest import ingest
+from worker.usecases.score import score_period
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "example"
 NOW = datetime(2026, 11, 15, 10, 0, tzinfo=timezone.utc)  # the demo run whose bad month is replayed
@@ -88,13 +89,13 @@ def test_the_demo_outage_pages_the_same_sequence_on_every_channel_kind(engine, t
     period, month, outages = bad_month(catalogue, NOW)
     (start, end), = outages["epr"]
     for kind, data in (("maintenance", month.maintenance), ("incidents", month.incidents), ("samples", month.samples)):
-        assert pipeline.ingest(engine, catalogue, kind, data, NOW).refused == 0
+        assert ingest(engine, catalogue, kind, data, NOW).refused == 0
     senders = delivery.default_senders(SmtpMailer("127.0.0.1", receivers["mail"].port, starttls=False), "sla@example.nhs.uk")
     timeline: dict[str, list[tuple[datetime, str, str]]] = defaultdict(list)
     seen = {name: 0 for name in receivers}
     now = start - 3 * STEP
     while now <= end + 6 * STEP:
-        pipeline.score_period(engine, catalogue, period, now, 6 * 3600.0)
+        score_period(engine, catalogue, period, now, 6 * 3600.0)
         refresh_burn_rates(engine, catalogue, now)
         evaluate(engine, catalogue, now)
         delivery.deliver(engine, catalogue, now, senders)

@@ -15,7 +15,6 @@ import pytest
 from alert_fixtures import CONFIG
 from sqlalchemy import select
 
-from worker import pipeline
 from worker.alerts.channels import lines
 from worker.alerts.evaluate import evaluate
 from worker.config import load_catalogue
@@ -23,6 +22,9 @@ from worker.metrics.collector import StoredStateCollector
 from worker.storage import alerts as alert_store
 from worker.storage.engine import read_only
 from worker.storage.tables import alerts
+from worker.usecases.ingest import ingest
+from worker.usecases.results import read_results
+from worker.usecases.score import score_pending
 
 MONTH_S = 31 * 86_400
 START = datetime(2026, 12, 3, 0, 0, tzinfo=timezone.utc)  # the 3rd, midnight (GMT in December)
@@ -64,11 +66,11 @@ def test_two_hours_with_15_minutes_down_on_the_3rd_pages_no_breach(engine, tmp_p
     cat = load_catalogue(config)
     assert cat.agreements["core"].objectives[0].missing_data.value == policy
 
-    pipeline.ingest(engine, cat, "samples", two_hours_with_15_minutes_down(), NOW)
-    pipeline.score_pending(engine, cat, NOW, 6 * 3600.0)
+    ingest(engine, cat, "samples", two_hours_with_15_minutes_down(), NOW)
+    score_pending(engine, cat, NOW, 6 * 3600.0)
     evaluate(engine, cat, NOW)
 
-    stored = {r.customer: r for r in pipeline.read_results(engine, "2026-12") if r.objective == "epr-availability"}
+    stored = {r.customer: r for r in read_results(engine, "2026-12") if r.objective == "epr-availability"}
     assert {(r.bad, r.final) for r in stored.values()} == {(900.0, False)}
     assert stored["acute"].error_budget_remaining == pytest.approx(EXPECTED[policy], rel=1e-12)
     assert 0.9 < stored["acute"].error_budget_remaining < 0.95

@@ -9,11 +9,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from alert_fixtures import Receiver
 
-from worker import pipeline
 from worker.alerts import delivery
 from worker.alerts.evaluate import evaluate
 from worker.config import load_catalogue
 from worker.metrics.burn_rates import refresh_burn_rates
+from worker.usecases.ingest import ingest
+from worker.usecases.score import score_period
 
 CONFIG = """
 calendars:
@@ -56,7 +57,7 @@ def pager(monkeypatch):
 
 
 def run_at(engine, catalogue, now):
-    pipeline.score_period(engine, catalogue, "2026-10", now, 6 * 3600)
+    score_period(engine, catalogue, "2026-10", now, 6 * 3600)
     refresh_burn_rates(engine, catalogue, now)
     evaluate(engine, catalogue, now)
     delivery.deliver(engine, catalogue, now, delivery.default_senders())
@@ -66,7 +67,7 @@ def setup(engine, tmp_path, outage):
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "all.yaml").write_text(CONFIG)
     catalogue = load_catalogue(tmp_path / "config")
-    pipeline.ingest(engine, catalogue, "samples", samples(datetime(2026, 10, 15, tzinfo=timezone.utc), outage), START)
+    ingest(engine, catalogue, "samples", samples(datetime(2026, 10, 15, tzinfo=timezone.utc), outage), START)
     return catalogue
 
 

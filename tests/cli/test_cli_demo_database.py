@@ -17,11 +17,11 @@ NOW = datetime(2026, 11, 15, 10, 0, tzinfo=timezone.utc)
 
 def a_trusts_sample(engine: Engine) -> None:
     """One sample, ingested the way a trust's data arrives."""
-    from worker import pipeline
     from worker.config import load_catalogue
+    from worker.usecases.ingest import ingest
 
     catalogue = load_catalogue(Path(__file__).resolve().parents[2] / "config" / "example")
-    report = pipeline.ingest(engine, catalogue, "samples", b"timestamp,service,signal,value\n2026-11-02T09:00:00Z,epr,up,1\n", NOW)
+    report = ingest(engine, catalogue, "samples", b"timestamp,service,signal,value\n2026-11-02T09:00:00Z,epr,up,1\n", NOW)
     assert report.accepted == 1
 
 

@@ -17,10 +17,11 @@ import httpx
 import pytest
 from sqlalchemy import Engine, MetaData, select
 
-from worker import pipeline
 from worker.config import load_catalogue
 from worker.domain.model import Catalogue
 from worker.metrics.server import MetricsServer, make_registry
+from worker.usecases.ingest import ingest
+from worker.usecases.score import score_period
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "trust-2026-10"
 
@@ -77,8 +78,8 @@ def score_golden(engine: Engine, now: datetime) -> Catalogue:
     database to report on and to search."""
     golden = load_catalogue(GOLDEN / "config")
     for kind in ("maintenance", "incidents", "samples"):
-        pipeline.ingest(engine, golden, kind, (GOLDEN / f"{kind}.csv").read_bytes(), now)
-    pipeline.score_period(engine, golden, "2026-10", now, grace_s=6 * 3600.0)
+        ingest(engine, golden, kind, (GOLDEN / f"{kind}.csv").read_bytes(), now)
+    score_period(engine, golden, "2026-10", now, grace_s=6 * 3600.0)
     return golden
 
 

@@ -15,10 +15,12 @@ import pytest
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from worker import pipeline
 from worker.config import load_catalogue
 from worker.storage.engine import read_only
 from worker.storage.tables import samples
+from worker.usecases.ingest import ingest
+from worker.usecases.results import read_results
+from worker.usecases.score import score_period
 
 CASE = Path(__file__).resolve().parents[1] / "golden" / "trust-2026-10"
 NOW = datetime(2026, 11, 20, tzinfo=timezone.utc)
@@ -75,18 +77,18 @@ def test_killed_connections_during_ingest_and_scoring_lose_and_duplicate_nothing
     killer.start()
     failures = 0
     for _ in range(3):  # the same file three times: a re-delivered message
-        (_, failed) = retried(lambda: pipeline.ingest(engine, catalogue, "samples", data, NOW))
+        (_, failed) = retried(lambda: ingest(engine, catalogue, "samples", data, NOW))
         failures += failed
     for kind in ("incidents", "maintenance"):
-        retried(lambda kind=kind: pipeline.ingest(engine, catalogue, kind, (CASE / f"{kind}.csv").read_bytes(), NOW))
-    results, failed = retried(lambda: pipeline.score_period(engine, catalogue, "2026-10", NOW, 6 * 3600.0))
+        retried(lambda kind=kind: ingest(engine, catalogue, kind, (CASE / f"{kind}.csv").read_bytes(), NOW))
+    results, failed = retried(lambda: score_period(engine, catalogue, "2026-10", NOW, 6 * 3600.0))
     failures += failed
     killer.join(30)
     assert killer.killed >= 1 and failures >= 1, "the fault did not happen: nothing was proven"
     with read_only(engine) as conn:
         assert conn.execute(select(func.count()).select_from(samples)).scalar_one() == 251_064
     expected = json.loads((CASE / "expected" / "2026-10.json").read_text())
-    got = [r.as_json() for r in pipeline.read_results(engine, "2026-10")]
+    got = [r.as_json() for r in read_results(engine, "2026-10")]
     assert len(got) == len(expected)
     for g, e in zip(got, expected):
         for key, value in e.items():

@@ -7,7 +7,7 @@ Properties:
   huge fields, formula-looking text, wrong field counts) and blank lines: exactly the bad
   lines are refused, accepted + refused = non-blank data rows, the good rows come out exactly
   (the later line wins where the key repeats);
-- through `pipeline.ingest` on a real database the stored samples are exactly the good rows;
+- through `ingest` on a real database the stored samples are exactly the good rows;
 - text that a spreadsheet would run as a formula never reaches a CSV for people unescaped.
 """
 
@@ -23,7 +23,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from worker import pipeline
 from worker.config import load_catalogue
 from worker.inputs import parse_incidents, parse_maintenance, parse_samples
 from worker.inputs.common import EARLIEST_MS, LATEST_MS
@@ -31,6 +30,7 @@ from worker.inputs.samples import parse_samples_slow
 from worker.render import safe_cell
 from worker.storage import tables
 from worker.storage.samples import SIGNAL_NAMES
+from worker.usecases.ingest import ingest
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "trust-2026-10" / "config"
 SERVICES = ("epr", "pacs", "email")
@@ -453,7 +453,7 @@ def test_ingested_samples_are_exactly_the_good_rows(engine, first, second) -> No
     now = datetime(2026, 11, 1, tzinfo=UTC)
     expected: dict = {}
     for data, goods, bads in (first, second):
-        report = pipeline.ingest(engine, catalogue(), "samples", data, now)
+        report = ingest(engine, catalogue(), "samples", data, now)
         assert [r.line for r in report.refusals] == bads
         assert report.accepted == len(goods)
         for _, (service, signal, at, value) in goods:

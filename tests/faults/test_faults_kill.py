@@ -41,12 +41,14 @@ from celery_processes import FastBeat, environment, start, stop, wait_for  # noq
 from smtp_server import SmtpServer  # noqa: E402
 from test_worker_flow import stored_counts  # noqa: E402
 
-from worker import pipeline  # noqa: E402
 from worker.config import load_catalogue  # noqa: E402
 from worker.scoring.periods import period_bounds, period_of, previous_period  # noqa: E402
 from worker.storage.engine import make_engine, read_only  # noqa: E402
 from worker.storage.migrate import upgrade  # noqa: E402
 from worker.storage.tables import alert_transitions, notifications, pending_changes, reports  # noqa: E402
+from worker.usecases.ingest import ingest  # noqa: E402
+from worker.usecases.results import read_results  # noqa: E402
+from worker.usecases.score import score_period  # noqa: E402
 
 CUSTOMERS = ("acute", "community", "gpfed", "council")
 SERVICES = ("epr", "pacs", "email")
@@ -128,9 +130,9 @@ def clean_run(config: Path, files: dict[str, bytes], period: str, now: datetime,
     try:
         catalogue = load_catalogue(config)
         for data in files.values():
-            assert pipeline.ingest(engine, catalogue, "samples", data, now).refused == 0
-        pipeline.score_period(engine, catalogue, period, now, 0.0)
-        return [r.as_json() for r in pipeline.read_results(engine, period)]
+            assert ingest(engine, catalogue, "samples", data, now).refused == 0
+        score_period(engine, catalogue, period, now, 0.0)
+        return [r.as_json() for r in read_results(engine, period)]
     finally:
         engine.dispose()
 
@@ -288,7 +290,7 @@ def everything_done(engine, period: str, expected: list[dict]) -> bool:
 
 
 def done_scoring(engine, period: str, expected: list[dict]) -> bool:
-    return same_results([r.as_json() for r in pipeline.read_results(engine, period)], expected)
+    return same_results([r.as_json() for r in read_results(engine, period)], expected)
 
 
 def changes_waiting(engine) -> bool:

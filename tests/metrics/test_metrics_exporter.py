@@ -16,7 +16,6 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
 
-from worker import pipeline
 from worker.config import load_catalogue
 from worker.domain.model import Catalogue, ObjectiveType, Status
 from worker.metrics.burn_rates import refresh_burn_rates
@@ -33,6 +32,8 @@ from worker.storage.engine import read_only
 from worker.storage.results import load_results, upsert_results
 from worker.storage.task_durations import record_duration
 from worker.storage.watermarks import Progress, record_failure, record_success
+from worker.usecases.ingest import ingest
+from worker.usecases.score import score_period
 
 UTC = timezone.utc
 CASE = Path(__file__).resolve().parents[1] / "golden" / "trust-2026-10"
@@ -49,8 +50,8 @@ def catalogue() -> Catalogue:
 @pytest.fixture
 def golden(engine: Engine, catalogue: Catalogue) -> Engine:
     for kind in ("incidents", "maintenance", "samples"):
-        pipeline.ingest(engine, catalogue, kind, (CASE / f"{kind}.csv").read_bytes(), SCORED_AT)
-    pipeline.score_period(engine, catalogue, "2026-10", SCORED_AT, 6 * 3600.0)
+        ingest(engine, catalogue, kind, (CASE / f"{kind}.csv").read_bytes(), SCORED_AT)
+    score_period(engine, catalogue, "2026-10", SCORED_AT, 6 * 3600.0)
     return engine
 
 

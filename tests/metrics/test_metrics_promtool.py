@@ -16,13 +16,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from worker import pipeline
 from worker.config import load_catalogue
 from worker.metrics.burn_rates import refresh_burn_rates
 from worker.metrics.exposition import render
 from worker.metrics.server import make_registry
 from worker.storage.task_durations import record_duration
 from worker.storage.watermarks import Progress, record_failure, record_success
+from worker.usecases.ingest import ingest
+from worker.usecases.score import score_period
 
 ROOT = Path(__file__).resolve().parents[2]
 CASE = ROOT / "tests" / "golden" / "trust-2026-10"
@@ -44,8 +45,8 @@ def test_the_exposition_passes_promtool_check_metrics_with_no_warning(engine: En
     promtool = tool("promtool")
     catalogue = load_catalogue(CASE / "config")
     for kind in ("incidents", "maintenance", "samples"):
-        pipeline.ingest(engine, catalogue, kind, (CASE / f"{kind}.csv").read_bytes(), DURING)
-    pipeline.score_period(engine, catalogue, "2026-10", DURING, 6 * 3600.0)
+        ingest(engine, catalogue, kind, (CASE / f"{kind}.csv").read_bytes(), DURING)
+    score_period(engine, catalogue, "2026-10", DURING, 6 * 3600.0)
     refresh_burn_rates(engine, catalogue, DURING)
     with engine.begin() as conn:
         record_success(conn, "drop", DURING, [Progress("epr/up", stored=10, refused=1)])

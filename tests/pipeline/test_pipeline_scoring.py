@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from worker import pipeline
 from worker.config import load_catalogue
 from worker.scoring.calendars import open_intervals
 from worker.storage.coordination import acquire_lease, pending_count, release_lease
 from worker.storage.engine import read_only
+from worker.usecases.ingest import ingest
+from worker.usecases.results import read_results
+from worker.usecases.score import score_pending, score_period
 
 CASE = Path(__file__).resolve().parents[1] / "golden" / "trust-2026-10"
 NOW = datetime(2026, 11, 20, tzinfo=timezone.utc)
@@ -53,46 +55,46 @@ def sample_pieces(count: int) -> list[bytes]:
 
 def test_scoring_after_each_new_file_ends_equal_to_scoring_from_scratch(engine: Engine, catalogue):
     for kind in ("incidents", "maintenance"):
-        pipeline.ingest(engine, catalogue, kind, (CASE / f"{kind}.csv").read_bytes(), NOW)
+        ingest(engine, catalogue, kind, (CASE / f"{kind}.csv").read_bytes(), NOW)
     for piece in sample_pieces(5):
-        pipeline.ingest(engine, catalogue, "samples", piece, NOW)
-        pipeline.score_pending(engine, catalogue, NOW, GRACE_S)
-    incremental = as_json(pipeline.read_results(engine, "2026-10"))
+        ingest(engine, catalogue, "samples", piece, NOW)
+        score_pending(engine, catalogue, NOW, GRACE_S)
+    incremental = as_json(read_results(engine, "2026-10"))
     expected = json.loads((CASE / "expected" / "2026-10.json").read_text())
     assert_same(incremental, expected)
-    assert_same(as_json(pipeline.score_period(engine, catalogue, "2026-10", NOW, GRACE_S)), incremental)
+    assert_same(as_json(score_period(engine, catalogue, "2026-10", NOW, GRACE_S)), incremental)
 
 
 def test_scoring_the_same_inputs_twice_gives_identical_results(engine: Engine, catalogue):
     for kind in ("samples", "incidents", "maintenance"):
-        pipeline.ingest(engine, catalogue, kind, (CASE / f"{kind}.csv").read_bytes(), NOW)
-    first = as_json(pipeline.score_period(engine, catalogue, "2026-10", NOW, GRACE_S))
-    second = as_json(pipeline.score_period(engine, catalogue, "2026-10", NOW, GRACE_S))
-    assert first == second == as_json(pipeline.read_results(engine, "2026-10"))
+        ingest(engine, catalogue, kind, (CASE / f"{kind}.csv").read_bytes(), NOW)
+    first = as_json(score_period(engine, catalogue, "2026-10", NOW, GRACE_S))
+    second = as_json(score_period(engine, catalogue, "2026-10", NOW, GRACE_S))
+    assert first == second == as_json(read_results(engine, "2026-10"))
 
 
 def test_pending_changes_stay_until_a_scoring_run_has_committed(engine: Engine, catalogue):
-    pipeline.ingest(engine, catalogue, "incidents", (CASE / "incidents.csv").read_bytes(), NOW)
+    ingest(engine, catalogue, "incidents", (CASE / "incidents.csv").read_bytes(), NOW)
     with read_only(engine) as conn:
         assert pending_count(conn) > 0
     broken = load_catalogue(CASE / "config")
     broken.services.clear()  # scoring now fails half-way through
     with pytest.raises(KeyError):
-        pipeline.score_pending(engine, broken, NOW, GRACE_S)
+        score_pending(engine, broken, NOW, GRACE_S)
     with read_only(engine) as conn:
         assert pending_count(conn) > 0
-    assert pipeline.read_results(engine, "2026-10") == []
-    assert pipeline.score_pending(engine, catalogue, NOW, GRACE_S)
+    assert read_results(engine, "2026-10") == []
+    assert score_pending(engine, catalogue, NOW, GRACE_S)
     with read_only(engine) as conn:
         assert pending_count(conn) == 0
-    assert pipeline.score_pending(engine, catalogue, NOW, GRACE_S) == []
+    assert score_pending(engine, catalogue, NOW, GRACE_S) == []
 
 
 def test_results_are_final_only_once_the_late_data_grace_has_passed(engine: Engine, catalogue):
-    pipeline.ingest(engine, catalogue, "samples", (CASE / "samples.csv").read_bytes(), NOW)
+    ingest(engine, catalogue, "samples", (CASE / "samples.csv").read_bytes(), NOW)
     end = datetime(2026, 11, 1, tzinfo=timezone.utc)
-    early = pipeline.score_period(engine, catalogue, "2026-10", end + timedelta(hours=5, minutes=59), GRACE_S)
-    late = pipeline.score_period(engine, catalogue, "2026-10", end + timedelta(hours=6), GRACE_S)
+    early = score_period(engine, catalogue, "2026-10", end + timedelta(hours=5, minutes=59), GRACE_S)
+    late = score_period(engine, catalogue, "2026-10", end + timedelta(hours=6), GRACE_S)
     assert not any(r.final for r in early) and all(r.final for r in late)
 
 
@@ -108,15 +110,15 @@ def test_a_lease_is_held_by_one_holder_until_it_expires(engine: Engine):
 
 
 def test_a_running_period_is_scored_to_date_so_time_still_to_come_is_not_counted_as_down(engine: Engine, catalogue):
-    pipeline.ingest(engine, catalogue, "samples", (CASE / "samples.csv").read_bytes(), NOW)
+    ingest(engine, catalogue, "samples", (CASE / "samples.csv").read_bytes(), NOW)
     mid_month = datetime(2026, 10, 15, 12, 0, tzinfo=timezone.utc)
-    results = pipeline.score_period(engine, catalogue, "2026-10", mid_month, GRACE_S)
+    results = score_period(engine, catalogue, "2026-10", mid_month, GRACE_S)
     pacs = next(r for r in results if r.objective == "pacs-availability" and r.customer == "acute")
     start = datetime(2026, 9, 30, 23, 0, tzinfo=timezone.utc).timestamp()
     office_so_far = open_intervals(catalogue.calendars["office"], start, mid_month.timestamp()).measure
     assert pacs.total == office_so_far  # missing_data: down, yet the rest of October is not "down"
     assert not pacs.final
     later = datetime(2026, 10, 16, 12, 0, tzinfo=timezone.utc)
-    pipeline.ingest(engine, catalogue, "samples", b"timestamp,service,signal,value\n", later)
-    again = {r.objective: r for r in pipeline.score_pending(engine, catalogue, later, GRACE_S) if r.customer == "acute" and r.period == "2026-10"}
+    ingest(engine, catalogue, "samples", b"timestamp,service,signal,value\n", later)
+    again = {r.objective: r for r in score_pending(engine, catalogue, later, GRACE_S) if r.customer == "acute" and r.period == "2026-10"}
     assert again["pacs-availability"].total == open_intervals(catalogue.calendars["office"], start, later.timestamp()).measure

@@ -15,12 +15,13 @@ import pytest
 from smtp_server import SmtpServer
 from sqlalchemy import Engine
 
-from worker import pipeline
 from worker.config import load_catalogue
 from worker.domain.model import Catalogue, ObjectiveType, Result, Status
 from worker.storage import results as result_store
 from worker.storage.engine import make_engine
 from worker.storage.migrate import upgrade
+from worker.usecases.ingest import ingest
+from worker.usecases.score import score_period
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "trust-2026-10"
 PERIOD = "2026-10"
@@ -65,9 +66,9 @@ def golden_engine(tmp_path_factory: pytest.TempPathFactory, golden_catalogue: Ca
     upgrade(url)
     engine = make_engine(url)
     for kind in ("maintenance", "incidents", "samples"):
-        report = pipeline.ingest(engine, golden_catalogue, kind, (GOLDEN / f"{kind}.csv").read_bytes(), NOW)
+        report = ingest(engine, golden_catalogue, kind, (GOLDEN / f"{kind}.csv").read_bytes(), NOW)
         assert report.refused == 0
-    pipeline.score_period(engine, golden_catalogue, PERIOD, NOW, GRACE_S)
+    score_period(engine, golden_catalogue, PERIOD, NOW, GRACE_S)
     try:
         yield engine
     finally:

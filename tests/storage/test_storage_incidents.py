@@ -183,8 +183,10 @@ agreements:
 
 
 def test_an_incident_moved_to_another_service_leaves_the_old_services_result(engine: Engine, tmp_path) -> None:
-    from worker import pipeline
     from worker.config import load_catalogue
+    from worker.usecases.ingest import ingest
+    from worker.usecases.results import read_results
+    from worker.usecases.score import score_pending
 
     (tmp_path / "trust.yaml").write_text(MOVED_CONFIG, encoding="utf-8")
     catalogue = load_catalogue(tmp_path)
@@ -192,7 +194,7 @@ def test_an_incident_moved_to_another_service_leaves_the_old_services_result(eng
     header = "id,service,customer,priority,opened_at,responded_at,resolved_at,on_hold\n"
     for service in ("epr", "pacs"):
         row = f"INC7,{service},,P2,2026-10-05T09:00:00Z,,2026-10-05T10:00:00Z,\n"
-        pipeline.ingest(engine, catalogue, "incidents", (header + row).encode(), now)
-        pipeline.score_pending(engine, catalogue, now, 6 * 3600.0)
-    totals = {r.service: r.total for r in pipeline.read_results(engine, "2026-10")}
+        ingest(engine, catalogue, "incidents", (header + row).encode(), now)
+        score_pending(engine, catalogue, now, 6 * 3600.0)
+    totals = {r.service: r.total for r in read_results(engine, "2026-10")}
     assert totals == {"epr": 0.0, "pacs": 1.0}  # INC7 counted once, under its new service

@@ -27,6 +27,7 @@ Repository functions take the caller's `Connection`; the caller owns the transac
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -34,7 +35,10 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
+from worker.domain.changes import Changes
 from worker.domain.errors import InvalidValue
+from worker.domain.model import InputKind
+from worker.storage.locks import is_postgresql, is_sqlite
 from worker.storage.tables import dialect_insert, samples, services
 
 SIGNAL_CODES: dict[str, int] = {"up": 0, "latency_ms": 1, "good": 2, "total": 3}
@@ -136,6 +140,47 @@ def _select_keys(conn: Connection, ids: Sequence[str]) -> dict[str, int]:
 # --- writing -----------------------------------------------------------------------------------
 
 
+def store_sample_arrays(
+    conn: Connection,
+    service: np.ndarray,
+    signal: np.ndarray,
+    at_ms: np.ndarray,
+    value: np.ndarray,
+    changes: Changes,
+    streams: Counter[str] | None = None,
+) -> int:
+    """Store validated samples (service ids and signal names as strings, epoch ms, values) and
+    add the spans they touch to `changes` (and the rows per "<service>/<signal>" to
+    `streams`). Any source's samples end up here. Returns the number stored; within the
+    arrays the later element wins."""
+    if len(at_ms) == 0:
+        return 0
+    names, service_index = _categories(service)
+    keys = service_keys(conn, names)
+    service_key = np.array([keys[name] for name in names], dtype=np.int32)[service_index]
+    signal_names, signal_index = _categories(signal)
+    codes = np.array([SIGNAL_CODES[s] for s in signal_names], dtype=np.int16)[signal_index]
+    stored = store_samples(conn, service_key, codes, at_ms, value)
+    first = np.full(len(names), np.iinfo(np.int64).max)
+    last = np.full(len(names), np.iinfo(np.int64).min)
+    np.minimum.at(first, service_index, at_ms)
+    np.maximum.at(last, service_index, at_ms)
+    for name, lo, hi in zip(names, first.tolist(), last.tolist()):
+        changes.add(InputKind.SAMPLES, name, lo / 1000.0, hi / 1000.0)
+    if streams is not None:
+        pairs, counts = np.unique(service_index.astype(np.int64) * 16 + signal_index, return_counts=True)
+        for pair, count in zip(pairs.tolist(), counts.tolist()):
+            streams[f"{names[pair // 16]}/{signal_names[pair % 16]}"] += count
+    return stored
+
+
+def _categories(values: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Distinct strings (first-seen order) and each element's index among them, in one pass."""
+    index: dict[str, int] = {}
+    codes = np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.int32, count=len(values))
+    return list(index), codes
+
+
 def store_samples(
     conn: Connection,
     service_key: Any,
@@ -154,9 +199,9 @@ def store_samples(
         return 0
     keys, signals, ats, values = _dedupe_sorted(keys, signals, ats, values)
     raw = _driver_connection(conn)
-    if conn.dialect.name == "postgresql":
+    if is_postgresql(conn):
         _store_postgresql(raw, keys, signals, ats, values)
-    elif conn.dialect.name == "sqlite":
+    elif is_sqlite(conn):
         _store_sqlite(raw, keys, signals, ats, values)
     else:
         raise NotImplementedError(f"samples are not implemented for {conn.dialect.name}")
@@ -289,10 +334,10 @@ def load_samples(
     """One series over start_ms ≤ at_ms < end_ms: (at_ms int64 ascending, value float64)."""
     raw = _driver_connection(conn)
     args = (int(service_key), int(signal), int(start_ms), int(end_ms))
-    if conn.dialect.name == "postgresql":
+    if is_postgresql(conn):
         with raw.cursor(binary=True) as cur:
             return _load_postgresql(cur, *args)
-    if conn.dialect.name == "sqlite":
+    if is_sqlite(conn):
         cur = raw.cursor()
         try:
             return _load_sqlite(cur, *args)
@@ -313,12 +358,12 @@ def load_service_samples(
     pairs = [(int(k), int(s)) for k in dict.fromkeys(service_keys) for s in dict.fromkeys(signals)]
     raw = _driver_connection(conn)
     out: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-    if conn.dialect.name == "postgresql":
+    if is_postgresql(conn):
         with raw.cursor(binary=True) as cur:
             for key, sig in pairs:
                 out[(key, sig)] = _load_postgresql(cur, key, sig, int(start_ms), int(end_ms))
         return out
-    if conn.dialect.name == "sqlite":
+    if is_sqlite(conn):
         cur = raw.cursor()
         try:
             for key, sig in pairs:

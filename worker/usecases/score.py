@@ -1,0 +1,276 @@
+"""Scoring (SPEC 6): a period from scratch (`score_period`) or only what new input changed
+(`score_pending`, the worker's path). Each run loads what it needs, plans the work
+(`worker.scoring.plan`), computes with the pure core and writes results, tally sheets and
+burn rates in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import Connection, Engine
+
+from worker.domain.changes import Changes
+from worker.domain.model import (
+    Calendar,
+    Catalogue,
+    Incident,
+    InputKind,
+    MaintenanceWindow,
+    ObjectiveType,
+    Result,
+    Signal,
+)
+from worker.domain.time import from_epoch_s
+from worker.scoring import incidents as incident_rules
+from worker.scoring.counted import counted_time
+from worker.scoring.intervals import Intervals
+from worker.scoring.periods import period_bounds, period_days, scored_window
+from worker.scoring.plan import ServicePlan, Stored, Target, needs_scoring, plan_service
+from worker.scoring.results import Progress, Tally
+from worker.scoring.score import (
+    ObjectiveContext,
+    OpenTimes,
+    SeriesLookup,
+    contexts,
+    incident_results,
+    is_final,
+    result_order,
+    sample_results,
+    tally_days,
+)
+from worker.scoring.tallies import DayTallies
+from worker.scoring.windows import LONGEST_WINDOW_S
+from worker.storage import incidents as incident_store
+from worker.storage import results as result_store
+from worker.storage import samples as sample_store
+from worker.storage import tallies as tally_store
+from worker.storage.coordination import claim_changes, forget_changes
+from worker.storage.locks import SCORING_LOCK_ID, hold_transaction_lock
+from worker.usecases.maintenance import all_maintenance
+from worker.usecases.periods import period_span, periods_touched
+
+Work = list[tuple[ObjectiveContext, tuple[float, float]]]
+"""Objectives to score in a period, each with its scored window (period ∩ effective dates)."""
+Shape = tuple[Calendar, tuple[float, float], tuple[MaintenanceWindow, ...]]
+"""What counted time depends on: calendar, window, excluded maintenance."""
+Rule = tuple[str, str | None, ObjectiveType, float | None, Calendar]
+"""What an incident objective's outcomes depend on: service, priority, type, within, calendar."""
+
+
+def score_period(engine: Engine, catalogue: Catalogue, period: str, now: datetime, grace_s: float) -> list[Result]:
+    """Recompute one period from scratch and store its results (and tallies). Pending changes
+    that lie wholly inside the period are covered by this and forgotten. When the period
+    reaches into the burn-rate windows (the last 3 days), the burn rates at `now` are stored
+    in the same transaction: whoever scores (`sla-worker score`, `sla.reconcile`) leaves the
+    same stored state as the worker's `score_pending`."""
+    with engine.begin() as conn:
+        hold_transaction_lock(conn, SCORING_LOCK_ID)
+        found = _score(conn, catalogue, period, now.timestamp(), grace_s, None)
+        result_store.upsert_results(conn, found, computed_at=now)
+        lo, hi = period_span(catalogue, period)
+        margin = max((s.staleness_s for s in catalogue.services.values()), default=0.0)
+        forget_changes(conn, [c.id for c in claim_changes(conn) if c.first_s - margin >= lo and c.last_s < hi])
+        if _within_burn_windows(catalogue, period, now.timestamp()):
+            _store_burn_rates(conn, catalogue, now)
+    return found
+
+
+def score_pending(engine: Engine, catalogue: Catalogue, now: datetime, grace_s: float) -> list[Result]:
+    """Score what new input changed since the last run (the worker's path): claim the pending
+    changes, re-tally only the days and objectives they touch in every period they touch,
+    store the results and the burn rates at `now` and forget the changes — all in one
+    transaction, so a run that dies leaves the changes for the next one."""
+    with engine.begin() as conn:
+        hold_transaction_lock(conn, SCORING_LOCK_ID)
+        pending = claim_changes(conn)
+        found: list[Result] = []
+        if pending:
+            changes = Changes()
+            for change in pending:
+                changes.add(change.kind, change.service, change.first_s, change.last_s)
+            for period in periods_touched(catalogue, changes):
+                found += _score(conn, catalogue, period, now.timestamp(), grace_s, changes)
+            result_store.upsert_results(conn, found, computed_at=now)
+            forget_changes(conn, [c.id for c in pending])
+        _store_burn_rates(conn, catalogue, now)  # new data or not: the windows slide with `now`
+    return found
+
+
+def _within_burn_windows(catalogue: Catalogue, period: str, now_s: float) -> bool:
+    """Does the period meet [now − 3d, now], the span the burn-rate windows look at? Scoring
+    a month long past (the demo's history, a report's final figures) leaves them alone."""
+    lo, hi = period_span(catalogue, period)
+    return lo <= now_s and hi > now_s - LONGEST_WINDOW_S
+
+
+def _store_burn_rates(conn: Connection, catalogue: Catalogue, now: datetime) -> None:
+    # Imported here while worker.metrics.burn_rates still reads maintenance through
+    # worker.pipeline, which imports this module.
+    from worker.metrics.burn_rates import store_burn_rates
+
+    store_burn_rates(conn, catalogue, now)
+
+
+def _score(
+    conn: Connection, catalogue: Catalogue, period: str, now_s: float, grace_s: float, changes: Changes | None
+) -> list[Result]:
+    """One period's results: of every objective on a full run (`changes` None), else of the
+    objectives the changes touch."""
+    work = [
+        (context, window)
+        for context in contexts(catalogue, all_maintenance(conn, catalogue))
+        if needs_scoring(context.objective.service, context.objective.type.is_incident, changes)
+        and (window := scored_window(context.agreement, period)) is not None
+    ]
+    sample_work = [(c, w) for c, w in work if not c.objective.type.is_incident]
+    incident_work = [(c, w) for c, w in work if c.objective.type.is_incident]
+    results = _score_samples(conn, period, sample_work, now_s, grace_s, changes)
+    results += _score_incidents(conn, period, incident_work, now_s, grace_s)
+    return sorted(results, key=result_order)
+
+
+# ---------------------------------------------------------------- sample objectives
+
+
+@dataclass(frozen=True)
+class _Objective:
+    """A sample objective of one agreement in the period being scored."""
+
+    context: ObjectiveContext
+    whole_window: tuple[float, float]  # the scored window
+    window: tuple[float, float]  # its part up to `now`: later time is neither up nor down yet
+    bounds: np.ndarray  # the period's day boundaries in the agreement's zone
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.context.agreement.id, self.context.objective.id
+
+
+class _CountedTime:
+    """Counted time by (calendar, window, exclusions), computed once per run."""
+
+    def __init__(self) -> None:
+        self._known: dict[Shape, Intervals] = {}
+
+    def __call__(self, context: ObjectiveContext, window: tuple[float, float]) -> Intervals:
+        shape = (context.calendar, window, context.excluded)
+        if shape not in self._known:
+            self._known[shape] = counted_time(*shape)
+        return self._known[shape]
+
+
+def _score_samples(
+    conn: Connection, period: str, work: Work, now_s: float, grace_s: float, changes: Changes | None
+) -> list[Result]:
+    """Service by service (to bound memory): load the stored sheets and the samples, plan
+    which days to tally and which objectives share a tally, compute, then add up each
+    objective's sheet; the sheets that changed are written at the end."""
+    stored = tally_store.load_sheets(conn, period, [(c.agreement.id, c.objective.id) for c, _ in work]) if changes is not None else {}
+    by_service: dict[str, list[_Objective]] = defaultdict(list)
+    for context, whole_window in work:
+        window = (whole_window[0], max(whole_window[0], min(whole_window[1], now_s)))
+        _, bounds = period_days(period, context.agreement.timezone)
+        by_service[context.objective.service].append(_Objective(context, whole_window, window, bounds))
+    keys = sample_store.service_keys(conn, list(by_service))
+    counted = _CountedTime()
+    results: list[Result] = []
+    written: list[tally_store.TallySheet] = []
+    for service_id, objectives in by_service.items():
+        service = objectives[0].context.service
+        changed = changes.span(InputKind.SAMPLES, service_id) if changes is not None else None
+        targets = [Target(o.context.basis, o.bounds.tolist(), _stored(stored.get(o.key))) for o in objectives]
+        plan = plan_service(targets, service.staleness_s, changed, full=changes is None)
+        signals = {signal for o in objectives for signal in o.context.objective.type.signals}
+        series = _series_loader(conn, keys[service_id], signals, plan.load_span)
+        tallied = _compute(plan, objectives, counted, series)
+        for objective, day_plan in zip(objectives, plan.days):
+            c = objective.context
+            sheet = stored[objective.key] if not day_plan.fresh else tally_store.TallySheet.blank(
+                *objective.key, period, c.basis, len(objective.bounds) - 1
+            )
+            for first, last in day_plan.runs:
+                sheet.sums[:, first : last + 1] = [getattr(tallied[(c.basis, first, last)], f) for f in tally_store.FIELDS]
+                # A day not over yet is tallied up to `now` only: redo it on the next run.
+                sheet.tallied[first : last + 1] = objective.bounds[first + 1 : last + 2] <= now_s
+            if day_plan.runs:
+                written.append(sheet)
+            tally = Tally(*(float(x) for x in sheet.sums.sum(axis=1)))
+            progress = Progress(counted(c, objective.window).measure, counted(c, objective.whole_window).measure)
+            results += sample_results(c, period, tally, is_final(c.agreement, period, now_s, grace_s), progress)
+    tally_store.upsert_sheets(conn, written, computed_at=from_epoch_s(now_s))
+    return results
+
+
+def _stored(sheet: tally_store.TallySheet | None) -> Stored | None:
+    return None if sheet is None else Stored(sheet.basis, sheet.tallied.tolist())
+
+
+def _compute(
+    plan: ServicePlan, objectives: Sequence[_Objective], counted: _CountedTime, series: SeriesLookup
+) -> dict[tuple[str, int, int], DayTallies]:
+    """The day tallies of every planned computation, by (basis, first day, last day)."""
+    tallied: dict[tuple[str, int, int], DayTallies] = {}
+    for step in plan.computations:
+        by = objectives[step.by]
+        days = by.bounds[step.first : step.last + 2]
+        tallied[(step.basis, step.first, step.last)] = tally_days(by.context, counted(by.context, by.window), days, series)
+    return tallied
+
+
+def _series_loader(
+    conn: Connection, service_key: int, signals: set[Signal], span: tuple[float, float] | None
+) -> SeriesLookup:
+    """Load once the signals one service's objectives read over the planned span, then hand
+    out the arrays."""
+    empty: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
+    if span is None:
+        return lambda _service, _signal: empty
+    codes = [sample_store.SIGNAL_CODES[signal.value] for signal in signals]
+    start_ms, end_ms = int(np.floor(span[0] * 1000)), int(np.ceil(span[1] * 1000))
+    loaded = sample_store.load_service_samples(conn, [service_key], codes, start_ms, end_ms)
+    series = {sample_store.SIGNAL_NAMES[code]: (at_ms / 1000.0, value) for (_, code), (at_ms, value) in loaded.items()}
+    return lambda _service, signal: series.get(signal.value, empty)
+
+
+# ---------------------------------------------------------------- incident objectives
+
+
+def _score_incidents(conn: Connection, period: str, work: Work, now_s: float, grace_s: float) -> list[Result]:
+    """Outcomes are computed once per distinct incident rule (service, priority, type, within,
+    calendar) and shared by every agreement that uses the same rule."""
+    if not work:
+        return []
+    candidates = _incident_candidates(conn, period, work)
+    open_times = OpenTimes()
+    shared: dict[Rule, list[incident_rules.Outcome]] = {}
+    results: list[Result] = []
+    for context, window in work:
+        o = context.objective
+        rule = (o.service, o.priority, o.type, o.within_s, context.calendar)
+        if rule not in shared:
+            shared[rule] = incident_rules.outcomes(candidates.get((o.service, o.priority), []), o, open_times(context.calendar), now_s)
+        final = is_final(context.agreement, period, now_s, grace_s)
+        results += incident_results(context, period, window, shared[rule], final)
+    return results
+
+
+def _incident_candidates(conn: Connection, period: str, work: Work) -> dict[tuple[str, str | None], list[Incident]]:
+    """Incidents that can be decided inside the period: opened before it ends and not
+    stopped before it starts (a stop bounds the decisive moment)."""
+    starts, ends = zip(*(period_bounds(period, c.agreement.timezone) for c, _ in work))
+    services = {c.objective.service for c, _ in work}
+    found = incident_store.load_incidents(
+        conn,
+        services=services,
+        opened_before=from_epoch_s(max(ends)),
+        open_or_stopped_after=from_epoch_s(min(starts)),
+    )
+    grouped: dict[tuple[str, str | None], list[Incident]] = defaultdict(list)
+    for incident in found:
+        grouped[(incident.service, incident.priority)].append(incident)
+    return grouped
