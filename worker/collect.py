@@ -42,28 +42,25 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 from pathlib import Path
 
 import numpy as np
 from sqlalchemy import Engine
 
-from worker.domain.model import Catalogue, Source
-from worker.pipeline import Changes, store_incident_versions, store_sample_arrays
-from worker.sources import file_drop, http_probe, prometheus, servicenow
-from worker.sources.base import CollectorFactory, Fetched
+from worker.domain.changes import Changes
+from worker.domain.model import Catalogue, Source, SourceKind
+from worker.sources import file_drop
+from worker.sources.base import Fetched
+from worker.sources.registry import SOURCES
 from worker.storage.coordination import acquire_lease, record_changes, release_lease
 from worker.storage.engine import read_only
+from worker.storage.samples import store_sample_arrays
 from worker.storage.watermarks import Progress, list_watermarks, record_failure, record_success
+from worker.usecases.ingest import store_incident_versions
 
 log = logging.getLogger(__name__)
 
-COLLECTORS: dict[str, CollectorFactory] = {
-    "prometheus": prometheus.collector,
-    "http_probe": http_probe.collector,
-    "servicenow": servicenow.collector,
-}
-# File drops first (cheap), then probes (their samples are stamped with the current slot).
-KIND_ORDER = ("file_drop", "http_probe", "prometheus", "servicenow")
 BATCH_ROWS = 500_000
 LEASE_TTL_S = 600.0
 # A worker's file-drop run stops taking new files after this long: well inside beat's minute
@@ -90,7 +87,7 @@ class SourceReport:
     error (a bug or the database): the other sources still ran."""
 
     source: str
-    kind: str
+    kind: SourceKind
     streams: list[StreamReport] = field(default_factory=list)
     files: list[file_drop.DropOutcome] = field(default_factory=list)
     skipped: str | None = None
@@ -111,12 +108,13 @@ class SourceReport:
         return [s for s in self.streams if s.error is not None]
 
 
-def sources_to_run(catalogue: Catalogue, source_id: str | None = None) -> list[Source]:
-    """The source with `source_id`, or every configured source in KIND_ORDER then id order.
-    Raises KeyError for an unknown id."""
+def sources_to_run(catalogue: Catalogue, source_id: str | None = None) -> list[Source[Any]]:
+    """The source with `source_id`, or every configured source in the registry's order of
+    kinds, then by id. Raises KeyError for an unknown id."""
     if source_id is not None:
         return [catalogue.sources[source_id]]
-    return sorted(catalogue.sources.values(), key=lambda s: (KIND_ORDER.index(s.kind), s.id))
+    order = list(SOURCES)
+    return sorted(catalogue.sources.values(), key=lambda s: (order.index(s.kind), s.id))
 
 
 def collect(
@@ -150,14 +148,15 @@ def collect(
 def collect_source(
     engine: Engine,
     catalogue: Catalogue,
-    source: Source,
+    source: Source[Any],
     now: datetime,
     *,
     since: datetime | None = None,
     on_file: FileCallback | None = None,
     file_budget_s: float = math.inf,
 ) -> SourceReport:
-    if source.kind == "file_drop":
+    make_collector = SOURCES[source.kind].collector
+    if make_collector is None:
         return _collect_file_drop(engine, catalogue, source, now, on_file, file_budget_s)
     report = SourceReport(source.id, source.kind)
     lease, holder = f"collect:{source.id}", f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -169,7 +168,7 @@ def collect_source(
             positions = {mark.stream: mark.position for mark in list_watermarks(conn, source.id)}
         batch: list[Fetched] = []
         rows = 0
-        for fetched in COLLECTORS[source.kind](source, catalogue).fetch(positions, now, since):
+        for fetched in make_collector(source, catalogue).fetch(positions, now, since):
             batch.append(fetched)
             rows += fetched.size
             if rows >= BATCH_ROWS:
@@ -190,7 +189,7 @@ def _take_lease(engine: Engine, name: str, holder: str) -> bool:
         return acquire_lease(conn, name, holder, datetime.now(timezone.utc), LEASE_TTL_S)
 
 
-def _store_batch(engine: Engine, source: Source, batch: list[Fetched], now: datetime, report: SourceReport) -> None:
+def _store_batch(engine: Engine, source: Source[Any], batch: list[Fetched], now: datetime, report: SourceReport) -> None:
     changes = Changes()
     done: list[StreamReport] = []
     progress: list[Progress] = []
@@ -224,7 +223,7 @@ def _store_batch(engine: Engine, source: Source, batch: list[Fetched], now: date
 
 
 def _collect_file_drop(
-    engine: Engine, catalogue: Catalogue, source: Source, now: datetime, on_file: FileCallback | None, budget_s: float
+    engine: Engine, catalogue: Catalogue, source: Source[Any], now: datetime, on_file: FileCallback | None, budget_s: float
 ) -> SourceReport:
     """The waiting files, oldest first, one by one, exactly as `file_drop.process_file` takes
     each: one transaction per file holding its rows, its content-hash claim and its watermark
@@ -247,7 +246,7 @@ def _collect_file_drop(
 
 
 def _take_file(
-    engine: Engine, catalogue: Catalogue, source: Source, path: Path, now: datetime, on_file: FileCallback | None,
+    engine: Engine, catalogue: Catalogue, source: Source[Any], path: Path, now: datetime, on_file: FileCallback | None,
     report: SourceReport,
 ) -> None:
     outcome = file_drop.process_file(engine, catalogue, source.id, path, now)
@@ -293,8 +292,8 @@ def describe(reports: Iterable[SourceReport]) -> list[str]:
         elif r.skipped:
             lines.append(f"{r.source}: skipped: {r.skipped}")
         else:
-            what = "files" if r.kind == "file_drop" else "streams"
-            count = len(r.files) if r.kind == "file_drop" else len(r.streams)
+            what = "files" if r.kind == SourceKind.FILE_DROP else "streams"
+            count = len(r.files) if r.kind == SourceKind.FILE_DROP else len(r.streams)
             ignored = sum(s.ignored for s in r.streams)
             line = f"{r.source}: {count} {what}, stored {r.stored}, refused {r.refused}, failed {len(r.failed)}"
             line += f", ignored {ignored} (not for a configured service)" if ignored else ""

@@ -26,8 +26,9 @@ import logging
 import os
 import time
 from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -72,16 +73,38 @@ class BearerAuth(httpx.Auth):
         return "BearerAuth(<hidden>)"
 
 
-def auth_from_env(options: Mapping[str, object], environ: Mapping[str, str] | None = None) -> httpx.Auth | None:
+class Credentials(Protocol):
+    """Where a source's credentials are: the names of environment variables, never secrets
+    (a source's `Options` has these fields)."""
+
+    @property
+    def token_env(self) -> str | None: ...
+
+    @property
+    def user(self) -> str | None: ...
+
+    @property
+    def password_env(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class NamedCredentials:
+    """Credentials given by hand (the `Credentials` of a source's options, outside a source)."""
+
+    token_env: str | None = None
+    user: str | None = None
+    password_env: str | None = None
+
+
+def auth_from_env(credentials: Credentials, environ: Mapping[str, str] | None = None) -> httpx.Auth | None:
     """The credentials a source's options name: `token_env` (bearer token) or `user` with
     `password_env` (basic). None when the options name none."""
     env = os.environ if environ is None else environ
-    token_env = options.get("token_env")
-    if token_env:
-        return BearerAuth(_secret(env, str(token_env), "the API token"))
-    user, password_env = options.get("user"), options.get("password_env")
+    if credentials.token_env:
+        return BearerAuth(_secret(env, credentials.token_env, "the API token"))
+    user, password_env = credentials.user, credentials.password_env
     if user and password_env:
-        return httpx.BasicAuth(str(user), _secret(env, str(password_env), f"the password of {user}"))
+        return httpx.BasicAuth(user, _secret(env, password_env, f"the password of {user}"))
     return None
 
 

@@ -14,19 +14,26 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
-from worker.alerts.channels import alertmanager, email, teams, webhook
+from worker.alerts.channels import ChannelPlugin, Outlet
+from worker.alerts.channels.registry import CHANNELS
 from worker.domain.errors import PermanentError, TransientError
 from worker.domain.model import Catalogue, Channel
 from worker.storage import alerts as store
 from worker.storage.alerts import Notification
 
-Sender = Callable[[Channel, Notification], None]
+if TYPE_CHECKING:
+    from worker.reports.mailer import Mailer
+
+Sender = Callable[[Channel[Any], Notification], None]
 
 
 @dataclass(frozen=True)
@@ -47,15 +54,19 @@ class DeliveryReport:
     failed: list[int] = field(default_factory=list)
 
 
-def default_senders(mailer: object | None = None, sender: str = "sla-worker@localhost") -> dict[str, Sender]:
-    senders: dict[str, Sender] = {
-        "webhook": lambda c, n: webhook.send(c, n),
-        "teams": lambda c, n: teams.send(c, n),
-        "alertmanager": lambda c, n: alertmanager.send(c, n),
+def default_senders(mailer: Mailer | None = None, sender: str = "sla-worker@localhost") -> dict[str, Sender]:
+    """A sender per channel kind of the registry; email only with a mailer. URLs and secrets
+    named by `*_env` options are read from the environment at each send."""
+    outlet = Outlet(os.environ, mailer, sender)
+    return {
+        kind: partial(_send, plugin, outlet)
+        for kind, plugin in CHANNELS.items()
+        if mailer is not None or not plugin.needs_mailer
     }
-    if mailer is not None:
-        senders["email"] = lambda c, n: email.send(c, n, mailer, sender)  # type: ignore[arg-type]
-    return senders
+
+
+def _send(plugin: ChannelPlugin, outlet: Outlet, channel: Channel[Any], notification: Notification) -> None:
+    plugin.send(channel, notification, outlet)
 
 
 def deliver(

@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+OptionsT = TypeVar("OptionsT")
 
 
 class Signal(StrEnum):
@@ -111,6 +114,7 @@ HOLIDAY_SETS = ("england-and-wales", "scotland", "northern-ireland", "none")
 PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
 DEFAULT_STALENESS_S = 300.0
 DEFAULT_TIMEZONE = "Europe/London"
+DEFAULT_REPEAT_INTERVAL_S = 4 * 3600.0  # a firing alert is sent again this often (SPEC 7)
 
 
 @dataclass(frozen=True)
@@ -247,19 +251,34 @@ class Incident:
 
 
 @dataclass(frozen=True)
-class Source:
-    """A place samples or incidents come from; `options` holds the kind-specific fields."""
+class Source(Generic[OptionsT]):
+    """A place samples or incidents come from. `options` is the kind's own frozen `Options`,
+    declared (and read from the configuration) by the kind's module in `worker.sources`."""
 
     id: str
-    kind: str
-    options: dict[str, object] = field(default_factory=dict)
+    kind: SourceKind
+    options: OptionsT
 
 
 @dataclass(frozen=True)
-class Channel:
+class ChannelFilters:
+    """Which alerts a channel gets, whatever its kind; `customers`/`services` None means all."""
+
+    severities: tuple[Severity, ...] = (Severity.PAGE, Severity.TICKET)
+    repeat_interval_s: float = DEFAULT_REPEAT_INTERVAL_S
+    customers: tuple[str, ...] | None = None
+    services: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Channel(Generic[OptionsT]):
+    """Where alerts go. `options` is the kind's own frozen `Options`, declared by the kind's
+    module in `worker.alerts.channels`."""
+
     id: str
-    kind: str
-    options: dict[str, object] = field(default_factory=dict)
+    kind: ChannelKind
+    options: OptionsT
+    filters: ChannelFilters = ChannelFilters()
 
 
 @dataclass(frozen=True)
@@ -274,8 +293,8 @@ class Catalogue:
     customers: dict[str, Customer] = field(default_factory=dict)
     agreements: dict[str, Agreement] = field(default_factory=dict)
     maintenance: tuple[MaintenanceWindow, ...] = ()
-    sources: dict[str, Source] = field(default_factory=dict)
-    channels: dict[str, Channel] = field(default_factory=dict)
+    sources: dict[str, Source[Any]] = field(default_factory=dict)
+    channels: dict[str, Channel[Any]] = field(default_factory=dict)
     suppliers: dict[str, Supplier] = field(default_factory=dict)
 
     @property

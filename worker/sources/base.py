@@ -11,15 +11,20 @@ Streams are named `<service>/<signal>` for samples ("epr/up") and `incidents` fo
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from worker.domain.errors import InvalidValue
-from worker.domain.model import Catalogue, Incident, Signal, Source
+from worker.domain.model import Catalogue, Incident, Signal, Source, SourceKind
+
+if TYPE_CHECKING:
+    from worker.config.places import Fields
+
+Check = Callable[["Fields", Mapping[str, object]], None]  # refuses fields that do not go together
 from worker.domain.time import parse_instant
 
 _EMPTY_MS = np.empty(0, dtype=np.int64)
@@ -77,7 +82,28 @@ class Collector(Protocol):
 
 
 class CollectorFactory(Protocol):
-    def __call__(self, source: Source, catalogue: Catalogue) -> Collector: ...
+    def __call__(self, source: Source[Any], catalogue: Catalogue) -> Collector: ...
+
+
+class Misfit(Protocol):
+    """Why a service's signal cannot come from this source (key to refuse and message), or None."""
+
+    def __call__(self, source_id: str, signal: Signal, *, query: bool, probe: bool) -> tuple[str, str] | None: ...
+
+
+@dataclass(frozen=True)
+class SourcePlugin:
+    """What one kind of source declares, in its own module, for the registry
+    (`worker.sources.registry`): its kind, its frozen `Options` (each field declared with
+    `worker.config.fields.option`, so the config loader reads and checks it), cross-field
+    checks of its entry, which signals it cannot deliver, and its collector. A kind without a
+    collector is a folder of dropped files, worked by `worker.collect` itself."""
+
+    kind: SourceKind
+    options: type[Any]
+    collector: CollectorFactory | None
+    check: Check | None = None
+    misfit: Misfit | None = None
 
 
 def stream_name(service: str, signal: str) -> str:

@@ -29,12 +29,14 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from worker.domain.model import Catalogue, Source
+from worker.config import fields as read
+from worker.domain.model import Catalogue, Source, SourceKind
 from worker.inputs.common import Refusal, detect_kind, unknown_header_reason
-from worker.pipeline import IngestReport, store_input
+from worker.sources.base import SourcePlugin
 from worker.storage.coordination import record_changes
 from worker.storage.engine import read_only
 from worker.storage.watermarks import Progress, claim_file, get_ingested_file, record_success
+from worker.usecases.ingest import IngestReport, store_input
 
 SETTLE_S = 2.0
 LOCK_NAME = ".sla-worker.lock"  # a dot name: never taken for a dropped file
@@ -53,9 +55,17 @@ class DropOutcome:
     problems: list[str] = field(default_factory=list)
 
 
-def folder(source: Source) -> Path:
+KIND = SourceKind.FILE_DROP
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options:
+    path: str = read.option(read.name)
+
+
+def folder(source: Source[Options]) -> Path:
     """The drop folder; relative paths are relative to the working directory (SPEC 2)."""
-    return Path(str(source.options["path"]))
+    return Path(source.options.path)
 
 
 def waiting_files(directory: Path, now: datetime) -> list[Path]:
@@ -179,3 +189,7 @@ def _move(path: Path, where: str, problems: list[str] | None) -> Path | None:
     except FileNotFoundError:
         return None  # another worker moved it first
     return target
+
+
+# No collector: `worker.collect` works the folder itself, one file and one transaction at a time.
+PLUGIN = SourcePlugin(KIND, Options, None)

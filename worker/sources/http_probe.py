@@ -33,12 +33,13 @@ import httpx
 import numpy as np
 
 from worker import http
-from worker.domain.model import Catalogue, Probe, Signal, Source
-from worker.sources.base import Fetched, format_instant, instant_position, sample_streams, stream_name
+from worker.config import fields as read
+from worker.domain.model import Catalogue, Probe, Signal, Source, SourceKind
+from worker.sources.base import Fetched, SourcePlugin, format_instant, instant_position, sample_streams, stream_name
 
 DEFAULT_CONCURRENCY = 100
 MAX_BODY_BYTES = 1 << 20
-_PROBED = (Signal.UP.value, Signal.LATENCY_MS.value)
+_PROBED = (Signal.UP, Signal.LATENCY_MS)
 
 
 @dataclass(frozen=True)
@@ -48,11 +49,29 @@ class ProbeResult:
     reason: str | None  # why up is 0
 
 
+KIND = SourceKind.HTTP_PROBE
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options:
+    interval_s: float = read.option(read.positive_duration, 60.0, key="interval")
+    concurrency: int | None = read.option(read.positive_int, None)  # None: DEFAULT_CONCURRENCY
+
+
+def misfit(source_id: str, signal: Signal, *, query: bool, probe: bool) -> tuple[str, str] | None:
+    """A probe measures up and latency, and only of a service that has a probe to run."""
+    if signal not in _PROBED:
+        return "source", f"{source_id!r} is an http_probe source: it measures up and latency_ms only"
+    if not probe:
+        return "source", f"{source_id!r} is an http_probe source, but this service has no probe to run"
+    return None
+
+
 class ProbeCollector:
-    def __init__(self, source: Source, catalogue: Catalogue):
+    def __init__(self, source: Source[Options], catalogue: Catalogue):
         self.source = source
-        self.interval_s = float(source.options.get("interval_s", 60.0))  # type: ignore[arg-type]
-        self.concurrency = int(source.options.get("concurrency") or DEFAULT_CONCURRENCY)  # type: ignore[call-overload]
+        self.interval_s = source.options.interval_s
+        self.concurrency = source.options.concurrency or DEFAULT_CONCURRENCY
         wanted: dict[str, list[str]] = {}
         for service, signal, _ in sample_streams(catalogue, source.id):
             if signal in _PROBED:
@@ -137,5 +156,8 @@ async def _read_some(response: httpx.Response) -> bytes:
     return b"".join(chunks)[:MAX_BODY_BYTES]
 
 
-def collector(source: Source, catalogue: Catalogue) -> ProbeCollector:
+def collector(source: Source[Options], catalogue: Catalogue) -> ProbeCollector:
     return ProbeCollector(source, catalogue)
+
+
+PLUGIN = SourcePlugin(KIND, Options, collector, misfit=misfit)

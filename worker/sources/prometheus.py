@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 import httpx
@@ -30,8 +31,17 @@ import numpy as np
 
 from worker import http
 from worker.domain.errors import PermanentError, TransientError
-from worker.domain.model import Catalogue, Source
-from worker.sources.base import Fetched, check_values, format_instant, instant_position, sample_streams, stream_name
+from worker.config import fields as read
+from worker.domain.model import Catalogue, Signal, Source, SourceKind
+from worker.sources.base import (
+    Fetched,
+    SourcePlugin,
+    check_values,
+    format_instant,
+    instant_position,
+    sample_streams,
+    stream_name,
+)
 
 MAX_POINTS = 11_000
 DEFAULT_LOOKBACK_S = 86_400.0
@@ -39,13 +49,34 @@ LATE_S = 3_600.0
 MAX_TIMEOUTS_IN_ROW = 3
 
 
+KIND = SourceKind.PROMETHEUS
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options:
+    url: str = read.option(read.url)
+    step_s: float = read.option(read.positive_duration, 60.0, key="step")
+    timeout_s: float = read.option(read.positive_duration, http.DEFAULT_TIMEOUT_S, key="timeout")
+    verify_tls: bool = read.option(read.boolean, True)
+    user: str | None = read.option(read.name, None)
+    password_env: str | None = read.option(read.env_name, None)
+    token_env: str | None = read.option(read.env_name, None)
+
+
+def misfit(source_id: str, signal: Signal, *, query: bool, probe: bool) -> tuple[str, str] | None:
+    """Every signal is a PromQL query: without one there is nothing to ask."""
+    if query:
+        return None
+    return "query", f"is required: {source_id!r} is a prometheus source, so say which query gives {signal.value}"
+
+
 class PrometheusCollector:
-    def __init__(self, source: Source, catalogue: Catalogue):
+    def __init__(self, source: Source[Options], catalogue: Catalogue):
         self.source = source
-        self.url = str(source.options["url"]).rstrip("/")
-        self.step_s = float(source.options.get("step_s", 60.0))  # type: ignore[arg-type]
-        self.timeout_s = float(source.options.get("timeout_s", http.DEFAULT_TIMEOUT_S))  # type: ignore[arg-type]
-        self.verify_tls = bool(source.options.get("verify_tls", True))
+        self.url = source.options.url.rstrip("/")
+        self.step_s = source.options.step_s
+        self.timeout_s = source.options.timeout_s
+        self.verify_tls = source.options.verify_tls
         self.streams = [(svc, sig, q) for svc, sig, q in sample_streams(catalogue, source.id) if q]
 
     def fetch(self, positions: Mapping[str, str | None], now: datetime, since: datetime | None) -> Iterator[Fetched]:
@@ -179,5 +210,8 @@ def _labels(metric: Mapping[str, str]) -> str:
     return f"{name}{{{rest}}}"
 
 
-def collector(source: Source, catalogue: Catalogue) -> PrometheusCollector:
+def collector(source: Source[Options], catalogue: Catalogue) -> PrometheusCollector:
     return PrometheusCollector(source, catalogue)
+
+
+PLUGIN = SourcePlugin(KIND, Options, collector, check=read.check_credentials, misfit=misfit)

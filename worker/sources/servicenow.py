@@ -32,15 +32,17 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import httpx
 
 from worker import http
 from worker.domain.errors import InvalidValue, PermanentError, TransientError
-from worker.domain.model import Catalogue, Incident, Source
+from worker.config import fields as read
+from worker.domain.model import Catalogue, Incident, Signal, Source, SourceKind
 from worker.inputs.incidents import check_incident
-from worker.sources.base import Fetched, format_instant
+from worker.sources.base import Fetched, SourcePlugin, format_instant
 
 STREAM = "incidents"
 DEFAULT_PAGE_SIZE = 500
@@ -61,15 +63,36 @@ _PRIORITY = re.compile(r"^\s*[Pp]?([1-5])(?:\b|$)")
 _SNOW_TIME = "%Y-%m-%d %H:%M:%S"
 
 
+KIND = SourceKind.SERVICENOW
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options:
+    url: str = read.option(read.url)
+    user: str | None = read.option(read.name, None)
+    password_env: str | None = read.option(read.env_name, None)
+    token_env: str | None = read.option(read.env_name, None)
+    table: str = read.option(read.name, "incident")
+    field_map: Mapping[str, str] | None = read.option(read.text_map, None)
+    page_size: int | None = read.option(read.positive_int, None)  # None: DEFAULT_PAGE_SIZE
+    timeout_s: float = read.option(read.positive_duration, http.DEFAULT_TIMEOUT_S, key="timeout")
+    verify_tls: bool = read.option(read.boolean, True)
+
+
+def misfit(source_id: str, signal: Signal, *, query: bool, probe: bool) -> tuple[str, str]:
+    """ServiceNow gives incidents: no signal can come from it."""
+    return "source", f"{source_id!r} is a servicenow source: it provides incidents, not measurements"
+
+
 class ServiceNowCollector:
-    def __init__(self, source: Source, catalogue: Catalogue):
+    def __init__(self, source: Source[Options], catalogue: Catalogue):
         self.source = source
-        self.base = str(source.options["url"]).rstrip("/")
-        self.table = str(source.options.get("table") or "incident")
-        self.page_size = int(source.options.get("page_size") or DEFAULT_PAGE_SIZE)  # type: ignore[call-overload]
-        self.timeout_s = float(source.options.get("timeout_s", http.DEFAULT_TIMEOUT_S))  # type: ignore[arg-type]
-        self.verify_tls = bool(source.options.get("verify_tls", True))
-        self.field_map_given = dict(source.options.get("field_map") or {})  # type: ignore[call-overload]
+        self.base = source.options.url.rstrip("/")
+        self.table = source.options.table
+        self.page_size = source.options.page_size or DEFAULT_PAGE_SIZE
+        self.timeout_s = source.options.timeout_s
+        self.verify_tls = source.options.verify_tls
+        self.field_map_given = dict(source.options.field_map or {})
         self.services = _lookup((s.id, s.name) for s in catalogue.services.values())
         self.customers = _lookup((c.id, c.name) for c in catalogue.customers.values())
         self.service_ids = frozenset(catalogue.services)
@@ -254,5 +277,8 @@ def _position(at: datetime, seen: set[str]) -> str:
     return json.dumps({"updated": format_instant(at.timestamp()), "seen": sorted(seen)}, separators=(",", ":"))
 
 
-def collector(source: Source, catalogue: Catalogue) -> ServiceNowCollector:
+def collector(source: Source[Options], catalogue: Catalogue) -> ServiceNowCollector:
     return ServiceNowCollector(source, catalogue)
+
+
+PLUGIN = SourcePlugin(KIND, Options, collector, check=read.check_credentials, misfit=misfit)

@@ -1,13 +1,52 @@
-"""One module per channel kind (email, webhook, teams, alertmanager). Each exposes
-`send(channel, notification, environ)`, one attempt, raising `TransientError` (try again
-later) or `PermanentError` (never); `worker.alerts.delivery` owns retries.
+"""One module per channel kind (email, webhook, teams, alertmanager), listed in
+`worker.alerts.channels.registry`. Each declares its `KIND`, its frozen `Options` (read by the
+config loader) and `send(channel, notification, outlet)`: one attempt, raising
+`TransientError` (try again later) or `PermanentError` (never); `worker.alerts.delivery` owns
+retries.
 
-Shared here: the plain words every channel uses for a grouped notification.
+Shared here: what a kind declares (`ChannelPlugin`), what a send may use (`Outlet`), and the
+plain words every channel uses for a grouped notification.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from worker.domain.model import Channel, ChannelKind
+
+if TYPE_CHECKING:
+    from worker.config.places import Fields
+    from worker.reports.mailer import Mailer
+    from worker.storage.alerts import Notification
+
+
+@dataclass(frozen=True)
+class Outlet:
+    """What sending may need besides the channel: the environment (URLs and secrets named by
+    `*_env` options, read at send time) and, for email, the mailer and the From address."""
+
+    environ: Mapping[str, str]
+    mailer: Mailer | None = None
+    sender: str = "sla-worker@localhost"
+
+
+Send = Callable[[Channel[Any], "Notification", Outlet], None]
+Check = Callable[["Fields", Mapping[str, object]], None]  # refuses fields that do not go together
+
+
+@dataclass(frozen=True)
+class ChannelPlugin:
+    """What one kind of channel declares in its own module for the registry: its kind, its
+    frozen `Options` (fields declared with `worker.config.fields.option`), cross-field checks
+    of its entry, and how to send. `needs_mailer`: it can only send when a mailer is given."""
+
+    kind: ChannelKind
+    options: type[Any]
+    send: Send
+    check: Check | None = None
+    needs_mailer: bool = False
 
 _EVENT_WORDS = {"firing": "FIRING", "repeat": "STILL FIRING", "resolved": "RESOLVED"}
 

@@ -5,15 +5,23 @@ repeats; we re-post while firing (each repeat) and post once with `endsAt` on re
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from worker.alerts.channels import lines
+from worker.alerts.channels import ChannelPlugin, Outlet, lines
 from worker.alerts.channels.webhook import channel_url, labels, post_json
-from worker.domain.model import Channel
+from worker.config import fields as read
+from worker.domain.model import Channel, ChannelKind
 from worker.http import address
 from worker.storage.alerts import Notification
+
+KIND = ChannelKind.ALERTMANAGER
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options:
+    url: str | None = read.option(read.url, None)
+    url_env: str | None = read.option(read.env_name, None)
 
 
 def alerts(notification: Notification) -> list[dict[str, Any]]:
@@ -33,7 +41,10 @@ def alerts(notification: Notification) -> list[dict[str, Any]]:
     return found
 
 
-def send(channel: Channel, notification: Notification, env: Mapping[str, str] | None = None) -> None:
-    url = channel_url(channel, os.environ if env is None else env).rstrip("/") + "/api/v2/alerts"
+def send(channel: Channel[Options], notification: Notification, outlet: Outlet) -> None:
+    url = channel_url(channel, outlet.environ).rstrip("/") + "/api/v2/alerts"
     data = json.dumps(alerts(notification)).encode()
     post_json(url, data, {"Idempotency-Key": notification.idempotency_key}, f"alertmanager {channel.id} ({address(url)})")
+
+
+PLUGIN = ChannelPlugin(KIND, Options, send, check=read.check_one_url)

@@ -9,25 +9,41 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
 
-from worker.alerts.channels import lines, title
+from worker.alerts.channels import ChannelPlugin, Outlet, lines, title
+from worker.config import fields as read
+from worker.config.places import Fields
 from worker.domain.errors import PermanentError
-from worker.domain.model import Channel
-from worker.reports.mailer import Mailer
+from worker.domain.model import Channel, ChannelKind
 from worker.storage.alerts import Notification
 
+KIND = ChannelKind.EMAIL
 
-def recipients(channel: Channel, notification: Notification) -> list[str]:
-    found = list(channel.options.get("to") or ())  # type: ignore[call-overload]
-    if channel.options.get("include_customer_contacts") and notification.payload.get("rule") != "data-missing":
+
+@dataclass(frozen=True, kw_only=True)
+class Options:
+    to: tuple[str, ...] = read.option(read.list_of(read.email, non_empty=True, unique=True), ())
+    include_customer_contacts: bool = read.option(read.boolean, False)
+
+
+def check(fields: Fields, values: Mapping[str, object]) -> None:
+    """An email channel with nobody to write to is a mistake."""
+    if not fields.present("to") and not values.get("include_customer_contacts"):
+        fields.refuse("to", "is required: list the addresses, or set include_customer_contacts: true")
+
+
+def recipients(channel: Channel[Options], notification: Notification) -> list[str]:
+    found = list(channel.options.to)
+    if channel.options.include_customer_contacts and notification.payload.get("rule") != "data-missing":
         for a in notification.payload["alerts"]:
             found += [c for c in a.get("customer_contacts", []) if c not in found]
     return found
 
 
-def message(channel: Channel, notification: Notification, sender: str) -> EmailMessage:
+def message(channel: Channel[Options], notification: Notification, sender: str) -> EmailMessage:
     to = recipients(channel, notification)
     if not to:
         raise PermanentError(f"channel {channel.id}: no recipients for notification {notification.id}")
@@ -46,5 +62,10 @@ def message(channel: Channel, notification: Notification, sender: str) -> EmailM
     return msg
 
 
-def send(channel: Channel, notification: Notification, mailer: Mailer, sender: str, env: Mapping[str, str] | None = None) -> None:
-    mailer.send(message(channel, notification, sender))
+def send(channel: Channel[Options], notification: Notification, outlet: Outlet) -> None:
+    if outlet.mailer is None:
+        raise PermanentError(f"no sender for channel kind {KIND}")
+    outlet.mailer.send(message(channel, notification, outlet.sender))
+
+
+PLUGIN = ChannelPlugin(KIND, Options, send, check=check, needs_mailer=True)

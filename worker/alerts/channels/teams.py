@@ -4,15 +4,23 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from worker.alerts.channels import lines, title
+from worker.alerts.channels import ChannelPlugin, Outlet, lines, title
 from worker.alerts.channels.webhook import channel_url, post_json
-from worker.domain.model import Channel
+from worker.config import fields as read
+from worker.domain.model import Channel, ChannelKind
 from worker.http import address
 from worker.storage.alerts import Notification
+
+KIND = ChannelKind.TEAMS
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options:
+    url: str | None = read.option(read.url, None)
+    url_env: str | None = read.option(read.env_name, None)
 
 
 def card(notification: Notification) -> dict[str, Any]:
@@ -36,7 +44,10 @@ def card(notification: Notification) -> dict[str, Any]:
     }
 
 
-def send(channel: Channel, notification: Notification, env: Mapping[str, str] | None = None) -> None:
-    url = channel_url(channel, os.environ if env is None else env)
+def send(channel: Channel[Options], notification: Notification, outlet: Outlet) -> None:
+    url = channel_url(channel, outlet.environ)
     data = json.dumps(card(notification)).encode()
     post_json(url, data, {"Idempotency-Key": notification.idempotency_key}, f"teams {channel.id} ({address(url)})")
+
+
+PLUGIN = ChannelPlugin(KIND, Options, send, check=read.check_one_url)

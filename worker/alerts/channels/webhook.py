@@ -8,24 +8,43 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import httpx
 
 from worker import http
-from worker.alerts.channels import lines, title
+from worker.alerts.channels import ChannelPlugin, Outlet, lines, title
+from worker.config import fields as read
 from worker.domain.errors import PermanentError, TransientError
-from worker.domain.model import Channel
+from worker.domain.model import Channel, ChannelKind
 from worker.storage.alerts import Notification
 
+KIND = ChannelKind.WEBHOOK
 
-def channel_url(channel: Channel, env: Mapping[str, str]) -> str:
-    url = channel.options.get("url")
-    if url:
-        return str(url)
-    name = str(channel.options.get("url_env") or "")
+
+@dataclass(frozen=True, kw_only=True)
+class Options:
+    url: str | None = read.option(read.url, None)
+    url_env: str | None = read.option(read.env_name, None)
+    secret_env: str | None = read.option(read.env_name, None)
+
+
+class HasUrl(Protocol):
+    """The options of a channel that posts to one URL, given or named in the environment."""
+
+    @property
+    def url(self) -> str | None: ...
+
+    @property
+    def url_env(self) -> str | None: ...
+
+
+def channel_url(channel: Channel[HasUrl], env: Mapping[str, str]) -> str:
+    if channel.options.url:
+        return channel.options.url
+    name = channel.options.url_env or ""
     value = env.get(name)
     if not value:
         raise PermanentError(f"channel {channel.id}: environment variable {name} is not set (it should hold the URL)")
@@ -92,15 +111,18 @@ def post_json(url: str, data: bytes, headers: dict[str, str], service: str) -> N
         raise http.error_for_status(response, service)
 
 
-def send(channel: Channel, notification: Notification, env: Mapping[str, str] | None = None) -> None:
-    env = os.environ if env is None else env
+def send(channel: Channel[Options], notification: Notification, outlet: Outlet) -> None:
+    env = outlet.environ
     url = channel_url(channel, env)
     data = json.dumps(body(notification), sort_keys=True).encode()
     headers = {"Idempotency-Key": notification.idempotency_key}
-    secret_env = channel.options.get("secret_env")
+    secret_env = channel.options.secret_env
     if secret_env:
-        secret = env.get(str(secret_env))
+        secret = env.get(secret_env)
         if not secret:
             raise PermanentError(f"channel {channel.id}: environment variable {secret_env} is not set (the signing secret)")
         headers["X-SLA-Signature"] = sign(secret, data)
     post_json(url, data, headers, f"webhook {channel.id} ({http.address(url)})")
+
+
+PLUGIN = ChannelPlugin(KIND, Options, send, check=read.check_one_url)
