@@ -3,6 +3,7 @@ optional expiry; a bad entry is refused naming its file and entry."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -40,7 +41,22 @@ def test_a_bad_entry_is_refused_naming_its_file_and_entry(tmp_path: Path, entry:
     (tmp_path / "beat.yaml").write_text("job:\n" + entry)
     with pytest.raises(ConfigError) as refused:
         load_schedule(tmp_path)
-    assert "beat.yaml: job:" in str(refused.value) and reason in str(refused.value)
+    assert re.search(r"^beat\.yaml:\d+: job\b", str(refused.value)) and reason in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "entry, expected",
+    [
+        ("  task: sla.collect\n  every: 0s\n", "beat.yaml:6: job.every: must be longer than 0, not '0s'"),
+        ('  task: sla.collect\n  cron: "* * * * *"\n  expires: 0m\n', "beat.yaml:7: job.expires: must be longer than 0, not '0m'"),
+        ('  task: sla.collect\n  cron: "61 * * * *"\n', "beat.yaml:6: job.cron: '61 * * * *' is not a crontab"),
+    ],
+)
+def test_a_bad_schedule_value_is_refused_at_its_file_and_line(tmp_path: Path, entry: str, expected: str):
+    (tmp_path / "beat.yaml").write_text("other:\n  task: sla.reconcile\n  every: 1m\njob:\n" + entry)
+    with pytest.raises(ConfigError) as refused:
+        load_schedule(tmp_path)
+    assert refused.value.problems[0].startswith(expected)
 
 
 def test_a_folder_that_does_not_exist_is_refused_not_read_as_no_schedule(tmp_path: Path):
