@@ -14,11 +14,13 @@ import io
 import math
 from collections import OrderedDict
 
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator, PercentFormatter
+from matplotlib.typing import RcKeyType
 
 from worker.domain.model import Status
 from worker.reports.document import ChartSpec, StatusBars, TrendChart
@@ -29,7 +31,7 @@ WIDTH_IN = 8.0
 ROW_IN = 3.0
 MARKERS = {Status.GREEN: "o", Status.AMBER: "D", Status.RED: "X"}
 HATCH = {Status.GREEN: "", Status.AMBER: "..", Status.RED: "//", Status.NO_DATA: "xx"}
-_RC = {
+_RC: dict[RcKeyType, object] = {
     "font.size": 11,
     "axes.titlesize": 12,
     "axes.labelsize": 11,
@@ -125,8 +127,9 @@ def _trend(chart: TrendChart) -> Figure:
         last = next((i for i in range(len(values) - 1, -1, -1) if not math.isnan(values[i])), None)
         target_now = next((t for t in reversed(targets) if not math.isnan(t)), None)
         title = panel.measure + (f" (target {target_text(target_now)})" if target_now is not None else "")
-        if last is not None and panel.statuses[last] is not None:
-            title += f"\n{chart.months[last]}: {percent(panel.values[last])} {STATUS_LABEL[panel.statuses[last]]}"
+        latest = panel.statuses[last] if last is not None else None
+        if last is not None and latest is not None:
+            title += f"\n{chart.months[last]}: {percent(panel.values[last])} {STATUS_LABEL[latest]}"
         ax.set_title(title, loc="left", fontsize=11.5, fontweight="bold", color=DARK)
         ax.set_xticks(x, _month_ticks(chart.months, compact=columns > 1))
         ax.set_xlim(-0.5, len(x) - 0.5)
@@ -150,7 +153,7 @@ def _trend(chart: TrendChart) -> Figure:
     return figure
 
 
-def _levels(ax, levels: list[float], **style: object) -> None:
+def _levels(ax: Axes, levels: list[float], *, color: str, linestyle: tuple[int, tuple[int, int]], linewidth: float) -> None:
     """Horizontal segments, one per month, joined where consecutive months share a level."""
     runs: list[tuple[int, int, float]] = []
     for i, level in enumerate(levels):
@@ -161,7 +164,7 @@ def _levels(ax, levels: list[float], **style: object) -> None:
         else:
             runs.append((i, i, level))
     for first, last, level in runs:
-        ax.plot([first - 0.5, last + 0.5], [level, level], zorder=2, **style)
+        ax.plot([first - 0.5, last + 0.5], [level, level], zorder=2, color=color, linestyle=linestyle, linewidth=linewidth)
 
 
 def _month_ticks(months: tuple[str, ...], compact: bool) -> list[str]:

@@ -32,8 +32,8 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
@@ -44,16 +44,17 @@ from worker.domain.errors import PermanentError, TransientError
 from worker.domain.model import DEFAULT_TIMEZONE, Catalogue
 from worker.render import results_csv
 from worker.reports import gather
-from worker.reports.mailer import Mailer
 from worker.reports.board.build import build_board_report
 from worker.reports.board.view import board_document
 from worker.reports.customer.build import build_customer_report
 from worker.reports.customer.view import customer_document
 from worker.reports.document import Document
+from worker.reports.mailer import Mailer
 from worker.scoring.periods import period_bounds, period_of, previous_period
 from worker.storage import reports as report_store
 from worker.storage import results as result_store
 from worker.storage.engine import read_only
+from worker.usecases.score import score_period
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ class Rendered:
         return digest.hexdigest()
 
 
-def render_document(document: Document, issued, csv_text: str) -> dict[str, bytes]:
+def render_document(document: Document, issued: date, csv_text: str) -> dict[str, bytes]:
     from worker.reports.charts import render_charts
     from worker.reports.render_html import render_html
     from worker.reports.render_pdf import render_pdf
@@ -245,7 +246,7 @@ def build_message(
     message["X-Auto-Response-Suppress"] = "All"  # Exchange/Outlook: no out-of-office replies
     message.set_content((folder / "report.txt").read_text(encoding="utf-8"))
     message.add_alternative((folder / "email.html").read_text(encoding="utf-8"), subtype="html")
-    html_part = message.get_payload()[1]
+    _text, html_part = message.iter_parts()  # multipart/alternative: the text, then the HTML
     for path in sorted((folder / "charts").glob("*.png")):
         html_part.add_related(path.read_bytes(), "image", "png", cid=f"<{path.stem}@report>", filename=path.name)
     stem = f"{stored.period}-{name}-{'board-report' if stored.kind == 'board' else 'service-report'}"
@@ -278,20 +279,20 @@ def send(
         with engine.begin() as conn:
             report_store.set_filed(conn, stored.id, True)
         reason = "board report: filed, not emailed" if stored.kind == "board" else "no contacts.reports: filed, not emailed"
-        return _with(base, status=report_store.FILED, note=reason)
+        return replace(base, status=report_store.FILED, note=reason)
     if not stored.final:
-        return _with(base, status=stored.status, note="period to date: not sent until the period is final")
+        return replace(base, status=stored.status, note="period to date: not sent until the period is final")
     with engine.begin() as conn:
         report_store.set_filed(conn, stored.id, False)
         if resend and not report_store.new_generation(conn, stored.id):
-            return _with(base, status=report_store.SENDING, note="a send is in progress: not sent again")
+            return replace(base, status=report_store.SENDING, note="a send is in progress: not sent again")
         claimed = report_store.claim_send(conn, stored.id, now, claim_timeout_s)
     if claimed is None:
         with read_only(engine) as conn:
             current = report_store.get_report(conn, stored.id)
         status = current.status if current else "?"
         note = f"already sent {current.sent_at:%Y-%m-%d %H:%M} UTC" if current and status == report_store.SENT and current.sent_at else f"not sent ({status})"
-        return _with(base, status=status, note=note)
+        return replace(base, status=status, note=note)
     try:
         message = build_message(claimed, folder, recipients, sender, now)
         with engine.begin() as conn:
@@ -302,20 +303,14 @@ def send(
         with engine.begin() as conn:
             report_store.mark_failed(conn, claimed.id, claimed.generation, text)
         log.warning("report %s %s %s not sent: %s", stored.kind, stored.customer or "board", stored.period, text)
-        return _with(base, status=report_store.FAILED, error=text)
+        return replace(base, status=report_store.FAILED, error=text)
     except BaseException as error:
         with engine.begin() as conn:
             report_store.mark_failed(conn, claimed.id, claimed.generation, f"{type(error).__name__}: {error}")
         raise
     with engine.begin() as conn:
         report_store.mark_sent(conn, claimed.id, claimed.generation, now)
-    return _with(base, status=report_store.SENT, sent_to=recipients, where=where)
-
-
-def _with(outcome: Outcome, **changes: object) -> Outcome:
-    from dataclasses import replace
-
-    return replace(outcome, **changes)
+    return replace(base, status=report_store.SENT, sent_to=recipients, where=where)
 
 
 # ------------------------------------------------------------------ use cases
@@ -359,11 +354,11 @@ def run_reports(
         else:
             outcome = Outcome(kind, customer, period, folder, final=stored.final, status=stored.status,
                               note="" if stored.final else "period to date (not final)")
-        outcome = _with(outcome, generated=generated, directory=folder)
+        outcome = replace(outcome, generated=generated, directory=folder)
         if out is not None:  # written as the kept files are, not copied with their modes and the umask
             files = {name: (folder / name).read_bytes() for name in stored.files}
             target = _write_folder(out, f"{period}-{customer or 'board'}", files, replace=True)
-            outcome = _with(outcome, note=(outcome.note + "; " if outcome.note else "") + f"copied to {target}")
+            outcome = replace(outcome, note=(outcome.note + "; " if outcome.note else "") + f"copied to {target}")
         outcomes.append(outcome)
     return outcomes
 
@@ -389,8 +384,6 @@ def send_due_reports(
     customer with `contacts.reports` and results gets its report, once; the board report is
     filed. Sends that failed earlier (any period) are tried again. Safe to run any number of
     times: what was sent is not sent again."""
-    from worker import pipeline
-
     period = due_period(catalogue, now)
     outcomes: list[Outcome] = []
     if period_is_final(catalogue, period, now, grace_s):
@@ -398,7 +391,7 @@ def send_due_reports(
             scored = result_store.load_results(conn, period)
         if scored and not all(r.final for r in scored):
             # The finalising re-score has not run (or failed): make the results final first.
-            pipeline.score_period(engine, catalogue, period, now, grace_s)
+            score_period(engine, catalogue, period, now, grace_s)
         with read_only(engine) as conn:
             present = gather.customers_with_results(conn, catalogue, period)
         customers = [c for c in present if catalogue.customers[c].contacts.reports]

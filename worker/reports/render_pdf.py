@@ -8,6 +8,7 @@ is the same bytes for the same document (the creation date is the report's issue
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from pathlib import Path
@@ -16,7 +17,7 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from worker.domain.model import Status
-from worker.reports.document import Bullets, Cell, Document, Figure, Paragraph, Table
+from worker.reports.document import Block, Bullets, Cell, Chip, Document, Figure, Paragraph, Table
 from worker.reports.words import BORDER, DARK, GREY, NHS_BLUE, PALE, STATUS_COLOURS
 
 FONT = "DejaVu"
@@ -50,6 +51,20 @@ class _Pdf(FPDF):
         self.set_author("sla-worker")
         self.set_subject(document.title)
         self.set_lang("en-GB")
+
+    def height_of(self, width: float, line_h: float, text: str) -> float:
+        """The height `multi_cell` would take for `text` in the current font (nothing drawn)."""
+        height = self.multi_cell(width, line_h, text, dry_run=True, output="HEIGHT")
+        if not isinstance(height, float | int):  # fpdf2 types every kind of output as one union
+            raise TypeError(f"multi_cell gave {type(height).__name__} for its height")
+        return height
+
+    def lines_of(self, width: float, line_h: float, text: str) -> list[str]:
+        """The lines `multi_cell` would wrap `text` into in the current font (nothing drawn)."""
+        lines = self.multi_cell(width, line_h, text, dry_run=True, output="LINES")
+        if not isinstance(lines, list):  # fpdf2 types every kind of output as one union
+            raise TypeError(f"multi_cell gave {type(lines).__name__} for its lines")
+        return lines
 
     def header(self) -> None:
         if self.page_no() == 1:
@@ -153,7 +168,7 @@ def _keep_together(pdf: _Pdf, height: float) -> None:
         pdf.add_page()
 
 
-def _lead_height(pdf: _Pdf, blocks, images: dict[str, bytes]) -> float:
+def _lead_height(pdf: _Pdf, blocks: Sequence[Block], images: dict[str, bytes]) -> float:
     """The height of what must stay with a heading: its introductory paragraphs and the start
     of the first thing after them (a table's header and first rows, a chart, the Boston Box,
     the first bullet)."""
@@ -171,13 +186,13 @@ def _lead_height(pdf: _Pdf, blocks, images: dict[str, bytes]) -> float:
         if isinstance(block, Bullets):
             pdf.set_font(FONT, "", 9.5)
             first = block.items[0] if block.items else ""
-            return height + pdf.multi_cell(CONTENT - 5, 5, first, dry_run=True, output="HEIGHT") + 1.8
+            return height + pdf.height_of(CONTENT - 5, 5, first) + 1.8
     return height
 
 
 def _paragraph_height(pdf: _Pdf, block: Paragraph) -> float:
     pdf.set_font(FONT, "", 9.5)
-    return pdf.multi_cell(CONTENT, 5, block.text, dry_run=True, output="HEIGHT") + 1.5
+    return pdf.height_of(CONTENT, 5, block.text) + 1.5
 
 
 def _figure_height(data: bytes | None, block: Figure, pdf: _Pdf) -> float:
@@ -201,7 +216,7 @@ def _table_start_height(pdf: _Pdf, block: Table) -> float:
 def _row_height(pdf: _Pdf, layout: _TableLayout, texts: list[str], *, bold: bool) -> float:
     pdf.set_font(FONT, "B" if bold else "", layout.size)
     lines = [
-        len(pdf.multi_cell(w - 2 * layout.pad_x, layout.line_h, text, dry_run=True, output="LINES"))
+        len(pdf.lines_of(w - 2 * layout.pad_x, layout.line_h, text))
         for w, text in zip(layout.widths, texts)
     ]
     return max(lines, default=1) * layout.line_h + 2 * layout.pad_y
@@ -361,38 +376,59 @@ def _table(pdf: _Pdf, block: Table) -> None:
     pdf.ln(2.5)
 
 
-def _chip_lines(pdf: _Pdf, text: str, width: float) -> list[str]:
+# ------------------------------------------------------------------ the Boston Box
+
+BOX_LABEL_W = CONTENT * 0.18  # the column of row labels
+BOX_CELL_W = (CONTENT - BOX_LABEL_W) / 2  # each quadrant
+CHIP_LINE_H = 3.6
+CHIP_GAP = 1.2
+
+
+@dataclass(frozen=True)
+class _ChipLines:
+    """A chip of the Boston Box and the lines its text wraps into."""
+
+    chip: Chip
+    lines: tuple[str, ...]
+
+    @property
+    def height(self) -> float:
+        return len(self.lines) * CHIP_LINE_H + 1.6
+
+
+@dataclass(frozen=True)
+class _BoxRow:
+    label: str
+    quadrants: tuple[tuple[Cell, tuple[_ChipLines, ...]], ...]  # each cell with its chips laid out
+    height: float
+
+
+def _box_layout(pdf: _Pdf, block: Table) -> list[_BoxRow]:
+    layout = []
+    for row in block.rows:
+        quadrants = tuple(
+            (cell, tuple(_ChipLines(chip, _chip_lines(pdf, chip.text, BOX_CELL_W - 5)) for chip in cell.chips))
+            for cell in row[1:]
+        )
+        height = max(sum(c.height + CHIP_GAP for c in chips) for _, chips in quadrants) if quadrants else 0
+        layout.append(_BoxRow(row[0].text, quadrants, max(height, 10) + 2.5))
+    return layout
+
+
+def _chip_lines(pdf: _Pdf, text: str, width: float) -> tuple[str, ...]:
     pdf.set_font(FONT, "B", 7.5)
-    return pdf.multi_cell(width, 3.6, text, dry_run=True, output="LINES")
+    return tuple(pdf.lines_of(width, CHIP_LINE_H, text))
 
 
 def _box_height(pdf: _Pdf, block: Table) -> float:
-    return 7 + sum(h for _, _, h in _box_layout(pdf, block)) + 4
-
-
-def _box_layout(pdf: _Pdf, block: Table) -> list:
-    label_w = CONTENT * 0.18
-    cell_w = (CONTENT - label_w) / 2
-    line_h, gap = 3.6, 1.2
-    layout = []
-    for row in block.rows:
-        cells = []
-        for cell in row[1:]:
-            chips = cell.chips or ()
-            cells.append([(chip, _chip_lines(pdf, chip.text, cell_w - 5)) for chip in chips])
-        height = max(sum(len(lines) * line_h + 1.6 + gap for _, lines in chips) for chips in cells) if cells else 0
-        layout.append((row, cells, max(height, 10) + 2.5))
-    return layout
+    return 7 + sum(row.height for row in _box_layout(pdf, block)) + 4
 
 
 def _box(pdf: _Pdf, block: Table) -> None:
     """The Boston Box: a 2 × 2 grid of labelled chips, one per service; a long name wraps,
     so the status word is never cut off."""
-    label_w = CONTENT * 0.18
-    cell_w = (CONTENT - label_w) / 2
-    line_h, gap = 3.6, 1.2
     layout = _box_layout(pdf, block)
-    if pdf.get_y() + 7 + sum(h for _, _, h in layout) > pdf.h - 20:
+    if pdf.get_y() + 7 + sum(row.height for row in layout) > pdf.h - 20:
         pdf.add_page()
     top = pdf.get_y()
     pdf.set_font(FONT, "B", 8.5)
@@ -400,35 +436,37 @@ def _box(pdf: _Pdf, block: Table) -> None:
     pdf.set_fill_color(232, 237, 238)
     pdf.rect(MARGIN, top, CONTENT, 7, style="F")
     for i, column in enumerate(block.columns[1:]):
-        pdf.set_xy(MARGIN + label_w + i * cell_w, top)
-        pdf.cell(cell_w, 7, column.title, align="C")
+        pdf.set_xy(MARGIN + BOX_LABEL_W + i * BOX_CELL_W, top)
+        pdf.cell(BOX_CELL_W, 7, column.title, align="C")
     y = top + 7
     pdf.set_draw_color(*_rgb(BORDER))
-    for row, cells, height in layout:
+    for row in layout:
         pdf.set_fill_color(*_rgb(PALE))
-        pdf.rect(MARGIN, y, label_w, height, style="FD")
+        pdf.rect(MARGIN, y, BOX_LABEL_W, row.height, style="FD")
         pdf.set_xy(MARGIN + 1.5, y + 1.5)
         pdf.set_font(FONT, "B", 8.5)
         pdf.set_text_color(*_rgb(DARK))
-        pdf.multi_cell(label_w - 3, 4.2, row[0].text, align="L")
-        for i, (cell, chips) in enumerate(zip(row[1:], cells)):
-            x = MARGIN + label_w + i * cell_w
-            pdf.rect(x, y, cell_w, height, style="D")
-            if not chips:
-                pdf.set_xy(x + 2, y + 2)
-                pdf.set_font(FONT, "", 8)
-                pdf.set_text_color(*_rgb(GREY))
-                pdf.cell(cell_w - 4, 5, cell.text or "(none)")
-            chip_y = y + 1.5
-            for chip, lines in chips:
-                background, foreground = STATUS_COLOURS[chip.status] if chip.status else (PALE, DARK)
-                chip_h = len(lines) * line_h + 1.6
-                pdf.set_fill_color(*_rgb(background))
-                pdf.rect(x + 1.5, chip_y, cell_w - 3, chip_h, style="F")
-                pdf.set_text_color(*_rgb(foreground))
-                pdf.set_font(FONT, "B", 7.5)
-                pdf.set_xy(x + 2.5, chip_y + 0.8)
-                pdf.multi_cell(cell_w - 5, line_h, chip.text, align="L")
-                chip_y += chip_h + gap
-        y += height
+        pdf.multi_cell(BOX_LABEL_W - 3, 4.2, row.label, align="L")
+        for i, (cell, chips) in enumerate(row.quadrants):
+            _quadrant(pdf, MARGIN + BOX_LABEL_W + i * BOX_CELL_W, y, row.height, cell, chips)
+        y += row.height
     pdf.set_y(y + 4)
+
+
+def _quadrant(pdf: _Pdf, x: float, y: float, height: float, cell: Cell, chips: tuple[_ChipLines, ...]) -> None:
+    pdf.rect(x, y, BOX_CELL_W, height, style="D")
+    if not chips:
+        pdf.set_xy(x + 2, y + 2)
+        pdf.set_font(FONT, "", 8)
+        pdf.set_text_color(*_rgb(GREY))
+        pdf.cell(BOX_CELL_W - 4, 5, cell.text or "(none)")
+    chip_y = y + 1.5
+    for laid in chips:
+        background, foreground = STATUS_COLOURS[laid.chip.status] if laid.chip.status else (PALE, DARK)
+        pdf.set_fill_color(*_rgb(background))
+        pdf.rect(x + 1.5, chip_y, BOX_CELL_W - 3, laid.height, style="F")
+        pdf.set_text_color(*_rgb(foreground))
+        pdf.set_font(FONT, "B", 7.5)
+        pdf.set_xy(x + 2.5, chip_y + 0.8)
+        pdf.multi_cell(BOX_CELL_W - 5, CHIP_LINE_H, laid.chip.text, align="L")
+        chip_y += laid.height + CHIP_GAP

@@ -7,7 +7,16 @@ from __future__ import annotations
 from worker.domain.model import Status
 from worker.reports.board.model import BoardReport, Spread
 from worker.reports.document import Block, Cell, Column, Document, Figure, Paragraph, Section, StatusBars, Table
-from worker.reports.view import ROUNDING, STATUS_MEANING, agreements_table, banner, box_table, meta, status_cell, summary_chips
+from worker.reports.view import (
+    ROUNDING,
+    STATUS_MEANING,
+    agreements_table,
+    banner,
+    box_table,
+    meta,
+    status_cell,
+    summary_chips,
+)
 from worker.reports.words import STATUS_LABEL, day_text, percent, period_label, period_short, ratio_percent, target_text
 
 RESULTS_LABEL = "Results this month: one per objective per customer"

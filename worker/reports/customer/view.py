@@ -4,11 +4,33 @@ service, the evidence (`evidence_view`), the Boston Box and the agreement. Pure.
 from __future__ import annotations
 
 from worker.domain.model import Status
-from worker.reports.customer.evidence_view import coverage_section, incidents_section, maintenance_section, outages_section
+from worker.reports.customer.evidence_view import (
+    coverage_section,
+    incidents_section,
+    maintenance_section,
+    outages_section,
+)
 from worker.reports.customer.model import CustomerReport, MonthValue
 from worker.reports.document import Block, Cell, Column, Document, Figure, Paragraph, Section, Table, TrendChart
-from worker.reports.view import ROUNDING, STATUS_MEANING, agreements_table, banner, box_table, meta, status_cell, summary_chips
-from worker.reports.words import STATUS_LABEL, STATUS_LETTER, percent, period_label, period_short, status_label, target_text
+from worker.reports.view import (
+    ROUNDING,
+    STATUS_MEANING,
+    agreements_table,
+    banner,
+    box_table,
+    meta,
+    status_cell,
+    summary_chips,
+)
+from worker.reports.words import (
+    STATUS_LABEL,
+    STATUS_LETTER,
+    percent,
+    period_label,
+    period_short,
+    status_label,
+    target_text,
+)
 
 DIRECTION = {"better": "▲ better", "worse": "▼ worse", "same": "► same", "new": "—"}
 NOT_MEASURED = "not measured"
