@@ -17,8 +17,7 @@ from sqlalchemy import Engine, func, select
 
 from worker.alerts import rules
 from worker.alerts.rules import AlertKey, AlertState, Due, Facts, Guard, Route, Window
-from worker.domain.model import Catalogue, Channel, ObjectiveType, Result, Severity
-from worker.pipeline import all_maintenance
+from worker.domain.model import Catalogue, Channel, ObjectiveType, Result
 from worker.scoring import incidents as incident_rules
 from worker.scoring.burn import reach
 from worker.scoring.counted import CountedKey, counted_time
@@ -32,6 +31,7 @@ from worker.storage.incidents import load_incidents
 from worker.storage.locks import ALERT_EVALUATION_LOCK_ID, hold_transaction_lock
 from worker.storage.results import load_results
 from worker.storage.tables import watermarks
+from worker.usecases.maintenance import all_maintenance
 
 
 @dataclass(frozen=True)
@@ -41,15 +41,9 @@ class Evaluation:
     notifications: int
 
 
-def route_of(channel: Channel) -> Route:
-    o = channel.options
-    return Route(
-        channel.id,
-        tuple(Severity(s) for s in o.get("severities", tuple(Severity))),  # type: ignore[attr-defined]
-        tuple(o["customers"]) if o.get("customers") else None,  # type: ignore[arg-type]
-        tuple(o["services"]) if o.get("services") else None,  # type: ignore[arg-type]
-        float(o.get("repeat_interval_s", rules.DEFAULT_REPEAT_INTERVAL_S)),  # type: ignore[arg-type]
-    )
+def route_of(channel: Channel[Any]) -> Route:
+    f = channel.filters
+    return Route(channel.id, f.severities, f.customers or None, f.services or None, f.repeat_interval_s)
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from worker.domain.model import Result, Severity
+from worker.domain.model import DEFAULT_REPEAT_INTERVAL_S, Result, Severity
 from worker.scoring.windows import WINDOWS
 
 
@@ -68,7 +68,6 @@ COVERAGE_WINDOW = "1h"  # data-missing reads the coverage of this burn-rate wind
 COVERAGE_MIN_COUNTED_S = 600.0  # …once it holds this much counted time (not at night for office hours)
 AT_RISK_WINDOW = "6h"
 FAILURES_IN_ROW = 3
-DEFAULT_REPEAT_INTERVAL_S = 4 * 3600.0  # a channel's `repeat_interval` unless it sets one
 # Operations-only alerts (data-missing of a source) have no agreement or customer.
 OPERATIONS = ""
 

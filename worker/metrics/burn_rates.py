@@ -1,12 +1,13 @@
 """Use case: compute every objective's burn rates over the SPEC 7 windows (5m … 3d) from the
 stored samples and incidents, and store them (`burn_rates` table).
 
-Stored by every scoring run, whoever starts it (`worker.pipeline.score_period` for the CLI's
-`sla-worker score` and `sla.reconcile`, `score_pending` for the worker), inside the scoring
-transaction (`store_burn_rates`). So the metrics endpoint only reads them (a scrape stays
-fast at 5,000 objectives) and the alert rules (SPEC 7) read the same figures. The clock is an argument; the numbers come from the pure
-core (`worker.scoring.burn`), sharing work as period scoring does: one sample load per
-service, one tally per basis and window, one incident outcome list per rule.
+Stored by every scoring run, whoever starts it (`worker.usecases.score.score_period` for the
+CLI's `sla-worker score` and `sla.reconcile`, `score_pending` for the worker), inside the
+scoring transaction (`store_burn_rates`). So the metrics endpoint only reads them (a scrape
+stays fast at 5,000 objectives) and the alert rules (SPEC 7) read the same figures. The clock
+is an argument; the numbers come from the pure core (`worker.scoring.burn`), sharing work as
+period scoring does: one sample load per service, one tally per basis and window, one
+incident outcome list per rule.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from sqlalchemy import Connection, Engine
 
 from worker.domain.model import Calendar, Catalogue, ObjectiveType, Signal
 from worker.domain.time import from_epoch_s
-from worker.pipeline import all_maintenance
 from worker.scoring import incidents as incident_rules
 from worker.scoring.burn import WindowScore, incident_window_scores, reach, sample_window_scores, window_tallies
 from worker.scoring.counted import CountedKey, counted_time
@@ -31,6 +31,7 @@ from worker.storage import incidents as incident_store
 from worker.storage import samples as sample_store
 from worker.storage.burn_rates import StoredBurnRate, upsert_burn_rates
 from worker.storage.engine import read_only
+from worker.usecases.maintenance import all_maintenance
 
 
 def compute_burn_rates(engine: Engine, catalogue: Catalogue, now: datetime) -> list[StoredBurnRate]:
