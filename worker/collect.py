@@ -11,7 +11,7 @@ Per source run:
 2. The stored positions are read; the source's collector does all its HTTP work with no
    transaction open (SQLite's write lock is never held while waiting on the network).
 3. What it fetched is stored in batches of streams (about BATCH_ROWS rows), each batch in one
-   transaction: the samples (`pipeline.store_sample_arrays`) or incidents, the pending
+   transaction: the samples (`storage.samples.store_sample_arrays`) or incidents, the pending
    changes that tell `score_pending` what to redo, and per stream either success (new
    position, counts of samples stored and rows refused) or failure (error, streak + 1). A
    stream that failed stores nothing and keeps its position, so the next run goes on from
@@ -42,8 +42,8 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine

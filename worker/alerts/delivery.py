@@ -44,7 +44,7 @@ class Policy:
     lease_s: float = 300.0  # a `sending` claim older than this belongs to a dead worker
 
     def backoff_s(self, attempts: int) -> float:
-        return min(self.cap_s, self.base_s * 2 ** max(0, attempts - 1))
+        return min(self.cap_s, self.base_s * 2.0 ** max(0, attempts - 1))
 
 
 @dataclass

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-OptionsT = TypeVar("OptionsT")
+OptionsT = TypeVar("OptionsT", covariant=True)
 
 
 class Signal(StrEnum):

@@ -2,8 +2,8 @@
 
 A collector reads an outside system and hands back what it found, one `Fetched` per stream; it
 never touches the database. `worker.collect` gives it the stored positions, stores what it
-returns (samples through `pipeline.store_sample_arrays`, incidents through the incident
-store), records the pending changes for scoring and moves the watermarks — in one transaction
+returns (samples through `storage.samples.store_sample_arrays`, incidents through the
+incident store), records the pending changes for scoring and moves the watermarks — in one transaction
 per batch of streams, with the HTTP work done before the transaction starts.
 
 Streams are named `<service>/<signal>` for samples ("epr/up") and `incidents` for incidents.
@@ -20,12 +20,12 @@ import numpy as np
 
 from worker.domain.errors import InvalidValue
 from worker.domain.model import Catalogue, Incident, Signal, Source, SourceKind
+from worker.domain.time import parse_instant
 
 if TYPE_CHECKING:
     from worker.config.places import Fields
 
 Check = Callable[["Fields", Mapping[str, object]], None]  # refuses fields that do not go together
-from worker.domain.time import parse_instant
 
 _EMPTY_MS = np.empty(0, dtype=np.int64)
 _EMPTY_VALUES = np.empty(0, dtype=np.float64)

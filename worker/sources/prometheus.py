@@ -25,13 +25,14 @@ import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import httpx
 import numpy as np
 
 from worker import http
-from worker.domain.errors import PermanentError, TransientError
 from worker.config import fields as read
+from worker.domain.errors import PermanentError, TransientError
 from worker.domain.model import Catalogue, Signal, Source, SourceKind
 from worker.sources.base import (
     Fetched,
@@ -194,7 +195,7 @@ def _number(seconds: float) -> str:
     return f"{seconds:.3f}".rstrip("0").rstrip(".")
 
 
-def _json(response: httpx.Response) -> dict:
+def _json(response: httpx.Response) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:

@@ -38,8 +38,8 @@ from datetime import datetime, timedelta, timezone
 import httpx
 
 from worker import http
-from worker.domain.errors import InvalidValue, PermanentError, TransientError
 from worker.config import fields as read
+from worker.domain.errors import InvalidValue, PermanentError, TransientError
 from worker.domain.model import Catalogue, Incident, Signal, Source, SourceKind
 from worker.inputs.incidents import check_incident
 from worker.sources.base import Fetched, SourcePlugin, format_instant
@@ -114,7 +114,7 @@ class ServiceNowCollector:
             start, seen_before = since.astimezone(timezone.utc).replace(microsecond=0), set()
         elif start is None:
             start = (now - timedelta(seconds=DEFAULT_LOOKBACK_S)).astimezone(timezone.utc).replace(microsecond=0)
-        records: dict[str, dict] = {}
+        records: dict[str, dict[str, object]] = {}
         at, taken_at = start, 0  # the last sys_updated_on read, and how many records were read at it
         seen_at: set[str] = set(seen_before)
         wanted = sorted({*fields.values(), "sys_id"})
@@ -251,7 +251,7 @@ def _iso(text: str) -> str:
     return format_instant(at.timestamp()) if at is not None else text
 
 
-def _result(response: httpx.Response) -> list[dict]:
+def _result(response: httpx.Response) -> list[dict[str, object]]:
     try:
         body = response.json()
     except ValueError:

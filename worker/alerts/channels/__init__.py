@@ -57,7 +57,8 @@ def event_words(payload: dict[str, Any]) -> str:
     if payload["event"] == "resolved":
         closings = {a.get("resolution") or "resolved" for a in payload["alerts"]}
         return " / ".join(sorted(closings)).upper()
-    return _EVENT_WORDS.get(payload["event"], payload["event"].upper())
+    event = str(payload["event"])
+    return _EVENT_WORDS.get(event, event.upper())
 
 
 def title(payload: dict[str, Any]) -> str:
