@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -12,12 +13,18 @@ from pathlib import Path
 import pytest
 
 from worker.config import load_catalogue
-from worker.config.fields import shown
 from worker.domain.errors import ConfigError
 from worker.domain.model import VALUE_DOMAINS, AgreementKind, Contacts, MissingData, ObjectiveType, Supplier
 from worker.runtime import Runtime
 from worker.settings import Settings
 from worker.storage.engine import make_engine
+
+
+def shown(options: object) -> dict[str, object]:
+    """The fields of an entry's options (a dataclass) that are set, by name."""
+    assert dataclasses.is_dataclass(options)
+    found = ((spec.name, getattr(options, spec.name)) for spec in dataclasses.fields(options))
+    return {key: value for key, value in found if value is not None}
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent

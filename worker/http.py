@@ -26,7 +26,6 @@ import logging
 import os
 import time
 from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -85,15 +84,6 @@ class Credentials(Protocol):
 
     @property
     def password_env(self) -> str | None: ...
-
-
-@dataclass(frozen=True)
-class NamedCredentials:
-    """Credentials given by hand (the `Credentials` of a source's options, outside a source)."""
-
-    token_env: str | None = None
-    user: str | None = None
-    password_env: str | None = None
 
 
 def auth_from_env(credentials: Credentials, environ: Mapping[str, str] | None = None) -> httpx.Auth | None:

@@ -21,6 +21,7 @@ from worker.collect import collect
 from worker.config import load_catalogue
 from worker.domain.errors import PermanentError
 from worker.domain.model import Catalogue, SourceKind
+from worker.sources import prometheus
 from worker.sources.registry import SOURCES
 from worker.storage.coordination import acquire_lease, release_lease
 from worker.storage.engine import read_only
@@ -200,14 +201,14 @@ def test_an_unexpected_error_in_one_source_does_not_stop_the_others(
 
 
 def test_credentials_come_from_the_environment_by_name_and_never_show():
-    bearer = http.auth_from_env(http.NamedCredentials(token_env="API_TOKEN"), {"API_TOKEN": "tok-secret-99"})
+    bearer = http.auth_from_env(prometheus.Options(url="https://prometheus.example.org", token_env="API_TOKEN"), {"API_TOKEN": "tok-secret-99"})
     request = next(bearer.auth_flow(httpx.Request("GET", "https://example.org/")))
     assert request.headers["Authorization"] == "Bearer tok-secret-99" and "tok-secret-99" not in repr(bearer)
-    basic = http.auth_from_env(http.NamedCredentials(user="sla", password_env="PW"), {"PW": "pw-secret"})
+    basic = http.auth_from_env(prometheus.Options(url="https://prometheus.example.org", user="sla", password_env="PW"), {"PW": "pw-secret"})
     assert isinstance(basic, httpx.BasicAuth)
-    assert http.auth_from_env(http.NamedCredentials(), {}) is None
+    assert http.auth_from_env(prometheus.Options(url="https://prometheus.example.org"), {}) is None
     with pytest.raises(PermanentError, match="^environment variable API_TOKEN is not set") as raised:
-        http.auth_from_env(http.NamedCredentials(token_env="API_TOKEN"), {"API_TOKEN": ""})
+        http.auth_from_env(prometheus.Options(url="https://prometheus.example.org", token_env="API_TOKEN"), {"API_TOKEN": ""})
     assert str(raised.value) == "environment variable API_TOKEN is not set (it should hold the API token)"
     assert http.safe_url("https://sla:pw-secret@snow.example.org:8443/api?x=1") == "https://snow.example.org:8443/api?x=1"
 

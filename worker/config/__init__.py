@@ -17,6 +17,6 @@ edits the files (`must be between 0 and 100, not 120`), not for a Python program
 
 from __future__ import annotations
 
-from worker.config.loader import CONFIG_SUFFIXES, SECTIONS, config_files, load_catalogue
+from worker.config.loader import config_files, load_catalogue
 
-__all__ = ["CONFIG_SUFFIXES", "SECTIONS", "config_files", "load_catalogue"]
+__all__ = ["config_files", "load_catalogue"]

@@ -272,13 +272,6 @@ def read_options(fields: Fields, options: type[Any]) -> dict[str, object]:
     return values
 
 
-def shown(options: object) -> dict[str, object]:
-    """The fields of a dataclass that are set (not None), by name: what an entry amounts to."""
-    assert dataclasses.is_dataclass(options) and not isinstance(options, type)
-    found = ((spec.name, getattr(options, spec.name)) for spec in dataclasses.fields(options))
-    return {key: value for key, value in found if value is not None}
-
-
 def check_credentials(fields: Fields, values: Mapping[str, object]) -> None:
     """A user name is useless without its password, and a password without its user."""
     if fields.present("user") and not fields.present("password_env"):
