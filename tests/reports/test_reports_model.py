@@ -17,9 +17,9 @@ from sqlalchemy import Engine
 
 from worker.domain.model import Catalogue, MaintenanceWindow, ObjectiveType, Result, Status
 from worker.reports import evidence, gather
-from worker.reports.delivery import render_board, render_customer
 from worker.reports.board.build import build_board_report
 from worker.reports.customer.build import build_customer_report
+from worker.reports.delivery import render_board, render_customer
 from worker.reports.portfolio import portfolio, portfolio_json, portfolio_table
 from worker.reports.words import calendar_words, measure_words, percent, review_words
 from worker.scoring.intervals import Intervals

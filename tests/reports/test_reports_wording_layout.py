@@ -32,9 +32,9 @@ from sqlalchemy import Engine
 from worker.domain.model import Catalogue, Status
 from worker.render import results_csv
 from worker.reports import gather
-from worker.reports.delivery import Rendered, render_board, render_customer, render_document
 from worker.reports.customer.build import build_customer_report
 from worker.reports.customer.view import customer_document
+from worker.reports.delivery import Rendered, render_board, render_customer, render_document
 from worker.reports.document import Figure, Paragraph, Table
 from worker.storage import results as result_store
 from worker.storage.engine import read_only

@@ -97,4 +97,3 @@ def spread(results: Iterable[Result]) -> dict[Status, Spread]:
         status: Spread(len({(r.agreement, r.objective) for r in items}), len({r.customer for r in items}), len(items))
         for status, items in found.items()
     }
-

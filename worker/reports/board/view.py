@@ -243,4 +243,3 @@ def _assistant(report: BoardReport) -> Section:
     else:
         blocks.append(Paragraph("None this year.", "muted"))
     return Section("Annual review assistant", tuple(blocks))
-

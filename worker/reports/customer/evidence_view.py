@@ -196,4 +196,3 @@ def _gap_when(start_s: float, end_s: float, tz: str) -> str:
     if lo.date() == hi.date() or (hi - lo).total_seconds() <= 86400 and hi.hour == 0 and hi.minute == 0:
         return f"on {lo.day} {lo:%B} ({lo:%H:%M}–{hi:%H:%M})"
     return f"from {lo.day} {lo:%B %H:%M} to {hi.day} {hi:%B %H:%M}"
-

@@ -187,4 +187,3 @@ def _trends(report: CustomerReport, shorts: tuple[str, ...]) -> Section:
         )
         blocks.append(Figure(f"trend-{trend.service}", f"{trend.name}, twelve months. {described}.", trend.name))
     return Section("Twelve-month trend by service", tuple(blocks))
-
