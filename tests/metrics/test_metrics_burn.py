@@ -19,19 +19,12 @@ from worker.domain.model import (
     Signal,
     SignalSource,
 )
-from worker.scoring.burn import (
-    LONGEST_WINDOW_S,
-    WINDOWS,
-    burn_rate,
-    incident_window_scores,
-    reach,
-    sample_window_scores,
-    window_tallies,
-)
+from worker.scoring.burn import burn_rate, incident_window_scores, reach, sample_window_scores, window_tallies
 from worker.scoring.counted import counted_time, excluded_maintenance
 from worker.scoring.incidents import Outcome
 from worker.scoring.intervals import Intervals
 from worker.scoring.score import ObjectiveContext
+from worker.scoring.windows import LONGEST_WINDOW_S, WINDOWS
 
 UTC = timezone.utc
 ALWAYS = Calendar("always", always=True)

@@ -22,10 +22,10 @@ from worker.metrics.burn_rates import refresh_burn_rates
 from worker.metrics.collector import FAMILIES, STATUS_CODES, served_names
 from worker.metrics.exposition import render
 from worker.metrics.server import make_registry
-from worker.scoring.burn import WINDOWS
 from worker.scoring.calendars import open_intervals
 from worker.scoring.intervals import contains
 from worker.scoring.periods import effective_bounds
+from worker.scoring.windows import WINDOWS
 from worker.storage import reports
 from worker.storage.burn_rates import load_burn_rates
 from worker.storage.engine import read_only

@@ -35,7 +35,6 @@ from worker.scoring.intervals import Intervals
 from worker.scoring.periods import effective_bounds
 from worker.scoring.results import Tally, availability_score, count_score
 from worker.scoring.score import ObjectiveContext, SeriesLookup, sum_days, tally_days
-from worker.scoring.windows import LONGEST_WINDOW_S as LONGEST_WINDOW_S  # re-exported: callers read it here too
 from worker.scoring.windows import WINDOWS
 
 
