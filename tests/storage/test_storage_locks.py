@@ -1,0 +1,45 @@
+"""The shared locks and the dialect checks (worker/storage/locks.py), on every engine."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine, text
+
+from worker.storage.locks import (
+    ALERT_EVALUATION_LOCK_ID,
+    MIGRATION_LOCK_ID,
+    SCORING_LOCK_ID,
+    hold_transaction_lock,
+    is_postgresql,
+    is_sqlite,
+)
+
+LOCK_IDS = (MIGRATION_LOCK_ID, SCORING_LOCK_ID, ALERT_EVALUATION_LOCK_ID)
+
+
+def test_every_lock_has_its_own_id():
+    assert len(set(LOCK_IDS)) == len(LOCK_IDS)
+
+
+def test_the_dialect_checks_name_the_engine_in_use_from_an_engine_a_connection_or_a_dialect(
+    engine: Engine, database_url: str
+):
+    postgres = database_url.startswith("postgresql")
+    with engine.connect() as conn:
+        for bind in (engine, conn, engine.dialect):
+            assert (is_postgresql(bind), is_sqlite(bind)) == (postgres, not postgres)
+
+
+def test_a_held_lock_keeps_every_other_transaction_out_until_its_own_ends(engine: Engine):
+    if is_sqlite(engine):
+        pytest.skip("SQLite takes no advisory lock: BEGIN IMMEDIATE already lets one writer in")
+    attempt = text("SELECT pg_try_advisory_xact_lock(:id)")
+    with engine.begin() as holder:
+        hold_transaction_lock(holder, SCORING_LOCK_ID)
+        with engine.connect() as other:
+            assert other.execute(attempt, {"id": SCORING_LOCK_ID}).scalar_one() is False
+            assert other.execute(attempt, {"id": ALERT_EVALUATION_LOCK_ID}).scalar_one() is True
+            other.rollback()
+    with engine.connect() as other:
+        assert other.execute(attempt, {"id": SCORING_LOCK_ID}).scalar_one() is True
+        other.rollback()
