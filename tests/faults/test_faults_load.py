@@ -91,10 +91,12 @@ def test_a_burst_of_200_files_is_stored_once_in_bounded_memory_while_scheduled_j
     collects = [r for r in run.runs.values() if r.task == "sla.collect"]
     assert None not in [r.run_s for r in collects], "a collect run failed"
     assert max(r.run_s for r in collects) < FILE_BUDGET_S + 10, "a collect run held its worker process past its budget"
-    # A run that starts while another is busy finds the folder held. (A follow-up run may start
-    # as the run that queued it, the folder already let go, returns: hence the second's grace.)
+    # A run that starts while another is busy finds the folder held and returns at once. (A
+    # follow-up run may start as the run that queued it, the folder already let go, returns:
+    # hence the second's grace.) Whether runs overlap at all depends on how busy the machine is;
+    # the lock itself is proven below, deterministically.
     overlapping = [r for r in collects if any(o.started_at_s < r.started_at_s < o.ended_at_s - 1.0 for o in collects)]
-    assert overlapping and all(r.run_s < SKIPPED_WITHIN_S for r in overlapping), "two runs worked the folder at once"
+    assert all(r.run_s < SKIPPED_WITHIN_S for r in overlapping), "two runs worked the folder at once"
 
 
 # --- the devices, in process -------------------------------------------------------------------
