@@ -271,12 +271,14 @@ def run_burst(
     """Start a worker, drop every staged file at once, send the `schedule` from that moment
     (as beat would) until the files are in `done/` and every change they made is scored; then
     stop the worker and read its log."""
-    from worker.celeryapp import make_app
+    from celery import Celery
+
+    from worker.celeryapp import configure
     from worker.settings import load_settings
     from worker.storage.coordination import pending_count
     from worker.storage.engine import make_engine, read_only
 
-    app = make_app(load_settings(broker_url=env["SLA_BROKER_URL"]))
+    app = configure(Celery("sla-worker-backlog"), load_settings(broker_url=env["SLA_BROKER_URL"]))
     app.control.purge()
     engine = make_engine(env["SLA_DATABASE_URL"])
     files = count_files(staging)

@@ -3,6 +3,11 @@
 Pinned behaviour: JSON only (no pickle), late acknowledgement and re-delivery when a worker
 dies (every task is safe to run twice), one task prefetched at a time, time limits on every
 task. Redis in production; the SQLAlchemy transport on SQLite as the embedded default.
+
+Importing this module configures nothing and connects to nothing. `sla-worker run` calls
+`configure(app, settings)` with its --config/--db overrides; anything else that uses the app
+(`celery -A worker.celeryapp …`, a process sending a task) gets it configured from the
+environment when Celery first reads its configuration.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from celery.signals import beat_init, worker_init
 
 from worker.domain.errors import ConfigError
 from worker.metrics import tasks_timing
+from worker.runtime import provide
 from worker.schedules import TIMEZONE, beat_schedule
 from worker.settings import Settings, load_settings
 
@@ -22,15 +28,22 @@ SOFT_LIMIT_S = 540
 HARD_LIMIT_S = 600
 
 
-def make_app(settings: Settings) -> Celery:
+def configure(app: Celery, settings: Settings) -> Celery:
+    """Configure `app` from `settings` and make them this process's runtime settings, so the
+    worker and beat processes it forks see them too (`sla-worker run --config … --db …`)."""
+    _apply(app, settings)
+    provide(settings)
+    return app
+
+
+def _apply(app: Celery, settings: Settings) -> None:
     # A worker without beat needs no schedule, so a schedule problem is kept, not raised here:
     # a beat (`celery beat`, `worker -B`, `sla-worker run`) refuses to start with it.
     try:
         schedule, schedule_problems = beat_schedule(settings.schedules_dir), []
     except ConfigError as error:
         schedule, schedule_problems = {}, error.problems
-    app = Celery("sla-worker", include=["worker.tasks"])
-    app.conf.update(
+    config = dict(
         broker_url=settings.broker_url,
         broker_connection_retry_on_startup=True,
         broker_transport_options=_transport_options(settings.broker_url),
@@ -52,7 +65,15 @@ def make_app(settings: Settings) -> Celery:
         beat_scheduler="worker.beat:GuardedScheduler",
         beat_max_loop_interval=10,
     )
-    return app
+    app.sla_configured = True
+    app.config_from_object(config, force=app.configured)
+
+
+def _from_environment(sender: Celery, **_kwargs: object) -> None:
+    """Celery reads its configuration for the first time: unless `configure` came first,
+    take the settings from the environment (the runtime reads the same on first use)."""
+    if not getattr(sender, "sla_configured", False):
+        _apply(sender, load_settings())
 
 
 def _transport_options(broker_url: str) -> dict[str, object]:
@@ -83,7 +104,8 @@ def _refuse_beat_without_schedule(sender: object = None, **_kwargs: object) -> N
         raise SystemExit(2)
 
 
-app = make_app(load_settings())
+app = Celery("sla-worker", include=["worker.tasks"])
+app.on_configure.connect(_from_environment, weak=False)
 worker_init.connect(_prepare_embedded_broker)
 worker_init.connect(_refuse_beat_without_schedule)
 beat_init.connect(_prepare_embedded_broker)

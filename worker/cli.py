@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 
 from worker.config import load_catalogue
 from worker.domain.errors import ConfigError, InvalidValue
-from worker.domain.model import DEFAULT_TIMEZONE, Agreement, Catalogue, InputKind, Result
+from worker.domain.model import DEFAULT_TIMEZONE, Agreement, Catalogue, InputKind, Result, SourceKind
 from worker.render import results_csv, results_json, results_table
 from worker.scoring.periods import parse_period
 from worker.settings import Settings, load_settings
@@ -310,22 +310,11 @@ def cmd_collect(args: argparse.Namespace) -> int:
     engine = _engine(settings)
     _progress("collecting …")
     reports = collect.collect(engine, catalogue, datetime.now(timezone.utc), source_id=args.source, since=since)
-    partial = False
-    for report in reports:
-        for outcome in report.files:
-            for problem in outcome.problems:
-                print(problem, file=sys.stderr)
-        for stream in report.failed:
-            print(f"{report.source}: {stream.stream}: failed: {stream.error}", file=sys.stderr)
-        for stream in report.streams:
-            for reason in stream.reasons:
-                print(f"{report.source}: {stream.stream}: refused {reason}", file=sys.stderr)
-            if stream.detail:
-                print(f"{report.source}: {stream.stream}: {stream.detail}", file=sys.stderr)
-        partial = partial or bool(report.failed or report.refused or report.exception or any(o.problems for o in report.files))
+    for line in collect.problems(reports):
+        print(line, file=sys.stderr)
     for line in collect.describe(reports):
         print(line)
-    return PARTIAL if partial else OK
+    return PARTIAL if collect.partial(reports) else OK
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -472,6 +461,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     database. A schedule with no entry, or a broker that cannot be reached, is refused before
     anything starts: a worker never idles silently."""
     from worker.schedules import beat_schedule
+    from worker.sources import file_drop
 
     settings = _settings(args)
     catalogue = _catalogue(settings)
@@ -482,13 +472,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise UsageError(error.problems[0]) from None
         raise
     _engine(settings).dispose()
-    # The Celery app and its child processes read settings from the environment.
-    os.environ["SLA_CONFIG_DIR"] = str(settings.config_dir)
-    os.environ["SLA_DATABASE_URL"] = settings.database_url
-    from worker.celeryapp import app
+    # The worker and beat processes Celery forks from this one inherit the configured app and
+    # runtime settings (--config and --db included).
+    from worker.celeryapp import app, configure
 
+    configure(app, settings)
     _check_broker(app, settings)
-    drops = [Path(str(s.options["path"])) for s in catalogue.sources.values() if s.kind == "file_drop"]
+    drops = [file_drop.folder(s) for s in catalogue.sources.values() if s.kind == SourceKind.FILE_DROP]
     for folder in drops:
         folder.mkdir(parents=True, exist_ok=True)
     print(f"sla-worker run: configuration {settings.config_dir} ({len(catalogue.customer_agreements)} agreements)")
@@ -516,7 +506,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     worker_shutting_down.connect(_stopping, weak=False)
     metrics = subprocess.Popen(
         [sys.executable, "-m", "worker.cli", "metrics", "serve"], stdout=subprocess.DEVNULL,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        env=_child_environment(settings), preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     try:
         worker = app.Worker(beat=True, loglevel="INFO", concurrency=settings.worker_concurrency, quiet=True)
@@ -534,6 +524,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     return int(worker.exitcode or 0)
 
 
+def _child_environment(settings: Settings) -> dict[str, str]:
+    """The environment of a command this one starts: its own, with the --config and --db
+    overrides as the settings they stand for (passed in the environment, never as arguments,
+    so a database password does not show in the process list)."""
+    return {**os.environ, "SLA_CONFIG_DIR": str(settings.config_dir), "SLA_DATABASE_URL": settings.database_url}
+
+
 def _check_broker(app: object, settings: Settings) -> None:
     """Connect to the broker once before starting, so a wrong SLA_BROKER_URL is a plain line and
     an exit status (2 malformed, 3 unreachable: see `_fault`) instead of a worker retrying for ever."""
@@ -545,13 +542,12 @@ def _check_broker(app: object, settings: Settings) -> None:
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
-    from datetime import timedelta
-
     from worker.alerts.evaluate import evaluate
     from worker.alerts.rules import Guard
     from worker.domain.time import parse_duration
     from worker.storage import alerts as alert_store
     from worker.storage.engine import read_only
+    from worker.usecases.silences import silence
 
     settings = _settings(args)
     engine = _engine(settings, create=args.action != "list")
@@ -566,19 +562,13 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         return OK
     if args.action == "silence":
         catalogue = _catalogue(settings)
-        if args.service not in catalogue.services:
-            raise UsageError(f"unknown service {args.service!r}")
-        if args.customer and args.customer not in catalogue.customers:
-            raise UsageError(f"unknown customer {args.customer!r}")
         try:
-            seconds = parse_duration(args.duration)
+            muted = silence(engine, catalogue, args.service, args.customer, parse_duration(args.duration), args.reason, now)
         except InvalidValue as error:
             raise UsageError(str(error)) from None
-        ends_at = now + timedelta(seconds=seconds)
-        with engine.begin() as conn:
-            alert_store.add_silence(conn, args.service, now, ends_at, args.reason, now, args.customer)
-        who = f" for {args.customer}" if args.customer else ""
-        print(f"notifications of {args.service}{who} silenced until {ends_at.isoformat(timespec='minutes')}: {args.reason}")
+        who = f" for {muted.customer}" if muted.customer else ""
+        until = muted.ends_at.isoformat(timespec="minutes")
+        print(f"notifications of {muted.service}{who} silenced until {until}: {muted.reason}")
         return OK
     with read_only(engine) as conn:
         if args.history:

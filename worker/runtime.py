@@ -1,7 +1,8 @@
 """What a long-running process (worker, beat) keeps: settings, one engine, the catalogue.
 
-Created on first use, never at import time. The catalogue is reloaded when a configuration
-file changes, so editing YAML does not need a restart; invalid YAML keeps the last good one.
+Created on first use, never at import time, from the settings given to `provide` or else from
+the environment. The catalogue is reloaded when a configuration file changes, so editing YAML
+does not need a restart; invalid YAML keeps the last good one.
 """
 
 from __future__ import annotations
@@ -56,7 +57,21 @@ def config_stamp(directory: Path) -> Stamp:
     return tuple(stamp)
 
 
+_provided: list[Settings] = []  # what `provide` was given, if anything
+
+
+def provide(settings: Settings) -> None:
+    """Use `settings` rather than the environment (`sla-worker run` passes its --config/--db
+    overrides through `celeryapp.configure`). Worker and beat processes forked afterwards
+    inherit them; the engine is still made on first use, in the process that uses it."""
+    if runtime.cache_info().currsize:
+        runtime().engine.dispose()
+        runtime.cache_clear()
+    _provided[:] = [settings]
+
+
 @lru_cache(maxsize=1)
 def runtime() -> Runtime:
-    settings = load_settings()
+    """This process's runtime: the settings given to `provide`, else the environment's."""
+    settings = _provided[0] if _provided else load_settings()
     return Runtime(settings, make_engine(settings.database_url))

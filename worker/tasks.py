@@ -24,6 +24,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from worker import collect as collect_sources
 from worker.celeryapp import app
 from worker.domain.errors import TransientError
+from worker.domain.model import SourceKind
 from worker.runtime import runtime
 from worker.sources import file_drop
 from worker.usecases import periods, score
@@ -115,21 +116,13 @@ def collect(source_id: str | None = None) -> int:
     def file_done(source: str, outcome: file_drop.DropOutcome) -> None:  # logged as each file is done
         if outcome.report:
             log.info("%s: %s accepted %d, refused %d", source, outcome.path.name, outcome.report.accepted, outcome.report.refused)
-        for problem in outcome.problems:
-            log.warning("%s: %s", source, problem)
 
     reports = collect_sources.collect(
         rt.engine, rt.catalogue, _now(), source_id=source_id, on_file=file_done, file_budget_s=collect_sources.FILE_BUDGET_S
     )
-    for report in reports:
-        for stream in report.failed:
-            log.warning("%s: %s failed: %s", report.source, stream.stream, stream.error)
-        for stream in report.streams:
-            for reason in stream.reasons:
-                log.warning("%s: %s refused %s", report.source, stream.stream, reason)
-            if stream.detail:
-                log.info("%s: %s %s", report.source, stream.stream, stream.detail)
-    for line in collect_sources.describe(r for r in reports if r.kind != "file_drop" or r.files):
+    for line in collect_sources.problems(reports):
+        log.warning("%s", line)
+    for line in collect_sources.describe(r for r in reports if r.kind != SourceKind.FILE_DROP or r.files):
         log.info("%s", line)
     if any(r.changed for r in reports):
         score_pending.delay()
