@@ -26,6 +26,7 @@ from worker.domain.model import (
     Signal,
 )
 from worker.domain.time import from_epoch_s
+from worker.metrics.burn_rates import store_burn_rates
 from worker.scoring import incidents as incident_rules
 from worker.scoring.counted import counted_time
 from worker.scoring.intervals import Intervals
@@ -76,7 +77,7 @@ def score_period(engine: Engine, catalogue: Catalogue, period: str, now: datetim
         margin = max((s.staleness_s for s in catalogue.services.values()), default=0.0)
         forget_changes(conn, [c.id for c in claim_changes(conn) if c.first_s - margin >= lo and c.last_s < hi])
         if _within_burn_windows(catalogue, period, now.timestamp()):
-            _store_burn_rates(conn, catalogue, now)
+            store_burn_rates(conn, catalogue, now)
     return found
 
 
@@ -97,7 +98,7 @@ def score_pending(engine: Engine, catalogue: Catalogue, now: datetime, grace_s: 
                 found += _score(conn, catalogue, period, now.timestamp(), grace_s, changes)
             result_store.upsert_results(conn, found, computed_at=now)
             forget_changes(conn, [c.id for c in pending])
-        _store_burn_rates(conn, catalogue, now)  # new data or not: the windows slide with `now`
+        store_burn_rates(conn, catalogue, now)  # new data or not: the windows slide with `now`
     return found
 
 
@@ -106,14 +107,6 @@ def _within_burn_windows(catalogue: Catalogue, period: str, now_s: float) -> boo
     a month long past (the demo's history, a report's final figures) leaves them alone."""
     lo, hi = period_span(catalogue, period)
     return lo <= now_s and hi > now_s - LONGEST_WINDOW_S
-
-
-def _store_burn_rates(conn: Connection, catalogue: Catalogue, now: datetime) -> None:
-    # Imported here while worker.metrics.burn_rates still reads maintenance through
-    # worker.pipeline, which imports this module.
-    from worker.metrics.burn_rates import store_burn_rates
-
-    store_burn_rates(conn, catalogue, now)
 
 
 def _score(
