@@ -3,6 +3,9 @@
 A sample is stored as (service_key, signal, at_ms, value): the service's small integer key
 (`service_keys`), the signal's code (`SIGNAL_CODES`), epoch milliseconds UTC and a float.
 The primary key is (service_key, signal, at_ms): one sample per series and instant.
+`store_sample_arrays` is where every source's samples end up (CSV files, collectors): it turns
+service ids and signal names into keys and codes and adds the spans stored to the pending
+changes that tell scoring what to redo.
 
 Write rule (SPEC section 5): the same (service, signal, timestamp) is stored once; the later
 value wins — the later element of a batch, and a new batch over a stored value.
