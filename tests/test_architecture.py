@@ -64,7 +64,7 @@ LAYERS = (
     Layer(
         "storage", ("worker.storage.*",),
         SHELL + ("httpx", "requests", "smtplib", "redis", "prometheus_client", "fpdf", "matplotlib", "jinja2",
-                 "worker.usecases", "worker.pipeline", "worker.metrics", "worker.sources", "worker.collect",
+                 "worker.usecases", "worker.metrics", "worker.sources", "worker.collect",
                  "worker.config", "worker.alerts.channels", "worker.alerts.delivery", "worker.alerts.evaluate",
                  *NOT_PURE_REPORTS),
     ),

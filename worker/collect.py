@@ -277,7 +277,7 @@ def problems(reports: Sequence[SourceReport]) -> list[str]:
 
 def partial(reports: Iterable[SourceReport]) -> bool:
     """Whether a run did less than all it was asked: a stream failed, a value or file was
-    refused, or a source stopped on an unexpected error (the command line then exits 2)."""
+    refused, or a source stopped on an unexpected error (the command line then exits 1)."""
     return any(
         r.failed or r.refused or r.exception is not None or any(o.problems for o in r.files) for r in reports
     )

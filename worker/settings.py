@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from worker.alerts.rules import MIN_COUNTED_RATIO, MIN_EVENTS
 from worker.domain.errors import ConfigError, InvalidValue
 from worker.domain.time import parse_duration
 
@@ -34,8 +35,8 @@ class Settings(BaseSettings):
     worker_concurrency: int = 2
     grafana_url: str | None = None  # links in alert messages to the customer dashboard
     # Low-traffic guard of the burn-rate alerts: the least data a window needs to count.
-    alert_min_events: float = 10.0  # samples, events or incidents in the window
-    alert_min_counted_ratio: float = 0.5  # availability: counted seconds / window length
+    alert_min_events: float = MIN_EVENTS  # samples, events or incidents in the window
+    alert_min_counted_ratio: float = MIN_COUNTED_RATIO  # availability: counted seconds / window length
     late_data_grace_s: float = Field(default=6 * 3600.0, validation_alias="SLA_LATE_DATA_GRACE")
     # A send claimed by a process that died (SIGKILL, power loss) is taken over, and sent again
     # with the same Idempotency-Key / Message-ID, once its claim is this old. Longer than any

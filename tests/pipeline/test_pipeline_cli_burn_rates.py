@@ -13,7 +13,7 @@ from pathlib import Path
 from worker.config import load_catalogue
 from worker.metrics.burn_rates import compute_burn_rates
 from worker.metrics.collector import StoredStateCollector
-from worker.scoring.burn import WINDOWS
+from worker.scoring.windows import WINDOWS
 from worker.storage.burn_rates import StoredBurnRate, load_burn_rates
 from worker.storage.engine import read_only
 

@@ -40,11 +40,11 @@ from sqlalchemy.engine import Connection
 
 from worker.domain.changes import Changes
 from worker.domain.errors import InvalidValue
-from worker.domain.model import InputKind
+from worker.domain.model import InputKind, Signal
 from worker.storage.locks import is_postgresql, is_sqlite
 from worker.storage.tables import dialect_insert, samples, services
 
-SIGNAL_CODES: dict[str, int] = {"up": 0, "latency_ms": 1, "good": 2, "total": 3}
+SIGNAL_CODES: dict[str, int] = {Signal.UP.value: 0, Signal.LATENCY_MS.value: 1, Signal.GOOD.value: 2, Signal.TOTAL.value: 3}
 SIGNAL_NAMES: dict[int, str] = {code: name for name, code in SIGNAL_CODES.items()}
 
 _INT32_MAX = 2**31 - 1
