@@ -122,3 +122,24 @@ def test_the_dashboards_provider_reads_the_folder_docker_compose_mounts():
     mounts = compose["services"]["grafana"]["volumes"]
     assert f"./dashboards:{provider['options']['path']}:ro" in mounts
     assert "./config/grafana/provisioning:/etc/grafana/provisioning:ro" in mounts
+
+
+def test_the_customer_variable_lists_customers_only_not_the_suppliers_of_contracts():
+    dashboard = json.loads((ROOT / "dashboards" / "customer.json").read_text())
+    variable = next(v for v in dashboard["templating"]["list"] if v["name"] == "customer")
+    assert variable["query"]["query"] == 'label_values(sla_objective_status{kind="agreement"}, customer)'
+
+
+def test_the_overview_keeps_customers_and_contracts_apart_and_shows_contract_compliance():
+    dashboard = json.loads((ROOT / "dashboards" / "overview.json").read_text())
+    found = list(expressions(dashboard))
+    contract = [(title, expr) for title, expr in found if 'kind="contract"' in expr]
+    assert {title for title, _ in contract} == {"Contract objectives this period", "Contract compliance against target"}
+    assert any("sla_objective_compliance_ratio" in expr for _, expr in contract)
+    rows = [p["title"] for p in dashboard["panels"] if p["type"] == "row"]
+    assert "Suppliers and underpinning contracts" in rows
+    # Every other objective panel counts the customers' objectives only: a supplier is not a customer.
+    objective_families = {n for n in FAMILIES if n.startswith(("sla_objective", "sla_error", "sla_data", "sla_burn"))}
+    for title, expr in found:
+        if (title, expr) not in contract and metric_names(expr) & objective_families:
+            assert 'kind="agreement"' in expr, title

@@ -68,8 +68,13 @@ def samples_of(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]
     return found
 
 
-def objective_labels(agreement: str, customer: str, service: str, objective: str, kind: str, **extra: str):
-    labels = {"agreement": agreement, "customer": customer, "service": service, "objective": objective, "type": kind, **extra}
+def objective_labels(
+    agreement: str, customer: str, service: str, objective: str, type_: str, kind: str = "agreement", **extra: str
+):
+    labels = {
+        "agreement": agreement, "customer": customer, "service": service, "objective": objective, "type": type_,
+        "kind": kind, **extra,
+    }
     return tuple(sorted(labels.items()))
 
 
@@ -362,9 +367,8 @@ def test_alerts_and_notifications_families_are_served_with_no_made_up_samples(en
 
 
 def test_reports_sent_count_successful_sends_per_kind(engine, catalogue):
-    assert samples_of(exposition(engine, catalogue, DURING), "sla_reports_sent_total") == {
-        (("kind", "board"),): 0, (("kind", "customer"),): 0,
-    }
+    never_sent = {(("kind", kind),): 0 for kind in reports.KINDS}  # customer, board, supplier (the scorecard)
+    assert samples_of(exposition(engine, catalogue, DURING), "sla_reports_sent_total") == never_sent
     with engine.begin() as conn:
         for customer in ("acute", "community"):
             stored, _ = reports.insert_report(
@@ -374,8 +378,8 @@ def test_reports_sent_count_successful_sends_per_kind(engine, catalogue):
             claimed = reports.claim_send(conn, stored.id, DURING, 600)
             assert claimed is not None
             reports.mark_sent(conn, stored.id, claimed.generation, DURING)
-    assert samples_of(exposition(engine, catalogue, DURING), "sla_reports_sent_total") == {
-        (("kind", "board"),): 0, (("kind", "customer"),): 2,
+    assert samples_of(exposition(engine, catalogue, DURING), "sla_reports_sent_total") == never_sent | {
+        (("kind", "customer"),): 2,
     }
 
 
@@ -393,7 +397,7 @@ def test_every_spec_10_family_is_served_with_its_type_and_labels(golden, catalog
         "sla_notifications": "counter", "sla_reports_sent": "counter", "sla_task_duration_seconds": "histogram",
     }
     assert {name: f.type for name, f in families.items()} == expected
-    objective = {"agreement", "customer", "service", "objective", "type"}
+    objective = {"agreement", "customer", "service", "objective", "type", "kind"}
     label_sets = {
         "sla_objective_compliance_ratio": objective, "sla_objective_target_ratio": objective, "sla_objective_status": objective,
         "sla_error_budget_remaining_ratio": objective, "sla_burn_rate": objective | {"window"},
@@ -416,3 +420,36 @@ def test_the_fast_rendering_gives_the_same_bytes_as_prometheus_client(golden, ca
         record_duration(conn, 'odd "task"\\name', 0.5)  # escaping of label values
     registry = make_registry(golden, lambda: catalogue, lambda: DURING)
     assert render(registry.collect()) == generate_latest(registry)
+
+
+SUPPLIERS = Path(__file__).resolve().parents[1] / "golden" / "suppliers-2026-10"
+
+
+def test_contracts_are_served_in_the_same_families_labelled_kind_contract_with_the_supplier_as_customer(engine):
+    suppliers = load_catalogue(SUPPLIERS / "config")
+    for kind in ("incidents", "maintenance", "samples"):
+        ingest(engine, suppliers, kind, (SUPPLIERS / f"{kind}.csv").read_bytes(), SCORED_AT)
+    score_period(engine, suppliers, "2026-10", SCORED_AT, 6 * 3600.0)
+    refresh_burn_rates(engine, suppliers, DURING)
+    with read_only(engine) as conn:
+        stored = load_results(conn, "2026-10")
+    contracts = [r for r in stored if r.kind.value == "contract"]
+    assert len(stored) == 25 and len(contracts) == 3
+    text = exposition(engine, suppliers, DURING)
+    status = samples_of(text, "sla_objective_status")
+    compliance = samples_of(text, "sla_objective_compliance_ratio")
+    assert set(status) == {
+        objective_labels(r.agreement, r.customer, r.service, r.objective, r.type.value, r.kind.value) for r in stored
+    }
+    for r in contracts:
+        key = objective_labels(r.agreement, r.customer, r.service, r.objective, r.type.value, "contract")
+        assert dict(key)["customer"] in suppliers.suppliers
+        assert status[key] == STATUS_CODES[r.status.value]
+        assert compliance[key] == pytest.approx((r.value or 0.0) / 100, rel=1e-15)
+    hosting = objective_labels("epr-hosting-2026", "hostco", "epr", "epr-hosting-availability", "availability", "contract")
+    assert compliance[hosting] < 0.999 and status[hosting] == STATUS_CODES["red"], "Hosted Records Ltd missed its 99.9 %"
+    kinds = {dict(k)["kind"] for name in OBJECTIVE_FAMILIES for k in samples_of(text, name)}
+    assert kinds == {"agreement", "contract"}
+    burn = samples_of(text, "sla_burn_rate")
+    assert any(dict(k)["kind"] == "contract" for k in burn)
+    assert all(dict(k)["customer"] in suppliers.suppliers for k in burn if dict(k)["kind"] == "contract")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.domain.model import ObjectiveType, Result, Status
+from worker.domain.model import AgreementKind, ObjectiveType, Result, Status
 from worker.metrics.collector import STATUS_CODES, ratio
 from worker.scoring.periods import period_of
 from worker.storage.engine import make_engine
@@ -32,7 +32,7 @@ from worker.storage.task_durations import record_duration
 from worker.storage.watermarks import Progress, record_success
 
 ROOT = Path(__file__).resolve().parents[2]
-CASE = ROOT / "tests" / "golden" / "trust-2026-10"
+CASE = ROOT / "tests" / "golden" / "suppliers-2026-10"  # the trust's agreements and two suppliers' contracts
 EXPECTED = json.loads((CASE / "expected" / "2026-10.json").read_text())
 pytestmark = pytest.mark.timeout(120)
 
@@ -71,8 +71,8 @@ def wait_for(condition, timeout_s: float, what: str, *processes: subprocess.Pope
 
 def golden_results_for(period: str) -> list[Result]:
     return [
-        Result(**{**{k: v for k, v in r.items() if k not in ("type", "status")}, "period": period,
-                  "type": ObjectiveType(r["type"]), "status": Status(r["status"])})
+        Result(**{**{k: v for k, v in r.items() if k not in ("type", "status", "kind")}, "period": period,
+                  "type": ObjectiveType(r["type"]), "status": Status(r["status"]), "kind": AgreementKind(r["kind"])})
         for r in EXPECTED
     ]
 
@@ -152,6 +152,7 @@ def test_prometheus_scrapes_the_exporter_and_promql_returns_the_stored_complianc
     assert series["metric"] == {
         "__name__": "sla_objective_compliance_ratio", "job": "sla-worker", "instance": series["metric"]["instance"],
         "agreement": "core-2026", "customer": "acute", "service": "epr", "objective": "epr-availability", "type": "availability",
+        "kind": "agreement",
     }
     assert float(series["value"][1]) == ratio(expected["value"]) == pytest.approx(expected["value"] / 100, rel=1e-15)
     assert query(stack, 'up{job="sla-worker"}')["data"]["result"][0]["value"][1] == "1"
@@ -162,6 +163,10 @@ def test_prometheus_scrapes_the_exporter_and_promql_returns_the_stored_complianc
         stored = next(r for r in EXPECTED if (r["agreement"], r["customer"], r["objective"]) == (
             s["metric"]["agreement"], s["metric"]["customer"], s["metric"]["objective"]))
         assert float(s["value"][1]) == STATUS_CODES[stored["status"]]
+    contracts = query(stack, 'sla_objective_status{kind="contract"}')["data"]["result"]
+    assert {(c["metric"]["agreement"], c["metric"]["customer"]) for c in contracts} == {
+        (r["agreement"], r["customer"]) for r in EXPECTED if r["kind"] == "contract"
+    } == {("epr-hosting-2026", "hostco"), ("wifi-2026", "carrier")}
     count = query(stack, 'sla_task_duration_seconds_count{task="sla.score_pending"}')["data"]["result"]
     assert count[0]["value"][1] == "2"
     ingested = query(stack, 'sla_samples_ingested_total{source="drop",signal="up"}')["data"]["result"]

@@ -22,7 +22,9 @@ computed them and however many processes there are (or were).
   (`alerts` table); `sla_notifications_total`: the notification outbox per channel — rows
   sent, retries made, rows failed.
 
-Label values are the configured ids. Only objectives, customers and agreements present in the
+Every objective family carries `kind`: `agreement` for a customer's agreement, `contract` for a
+supplier's underpinning contract (SPEC 9.2: `agreement` is then the contract id and `customer`
+the supplier id). Label values are the configured ids. Only objectives, customers and agreements present in the
 current configuration are served, so removing one from the YAML removes its series.
 """
 
@@ -49,7 +51,9 @@ from worker.storage.tables import results as results_table
 from worker.storage.tables import watermarks
 from worker.storage.task_durations import load_histograms
 
-OBJECTIVE_LABELS = ["agreement", "customer", "service", "objective", "type"]
+# `kind`: "agreement" (a customer's SLA) or "contract" (a supplier's underpinning contract,
+# whose `customer` is the supplier id: SPEC 9.2), so a dashboard can keep the two apart.
+OBJECTIVE_LABELS = ["agreement", "customer", "service", "objective", "type", "kind"]
 BURN_RATE_MAX_AGE_S = 15 * 60.0
 STATUS_CODES = {Status.GREEN.value: 0, Status.AMBER.value: 1, Status.RED.value: 2, Status.NO_DATA.value: -1}
 
@@ -188,7 +192,7 @@ def _objective_families(conn: Connection, catalogue: Catalogue, now: datetime, f
     if not periods:
         return
     configured = {
-        (a.id, customer, o.id): (o.service, o.type.value)
+        (a.id, customer, o.id): (o.service, o.type.value, a.kind.value)
         for a in catalogue.agreements.values()
         for customer in a.customers
         for o in a.objectives
@@ -206,9 +210,10 @@ def _objective_families(conn: Connection, catalogue: Catalogue, now: datetime, f
     for agreement, customer, objective, period, service, kind, target_pct, value, state, cover, remaining in conn.execute(
         query
     ):
-        if periods.get(agreement) != period or (agreement, customer, objective) not in configured:
+        shape = configured.get((agreement, customer, objective))
+        if periods.get(agreement) != period or shape is None:
             continue
-        labels = [agreement, customer, service, objective, kind]
+        labels = [agreement, customer, service, objective, kind, shape[2]]
         target.add_metric(labels, ratio(target_pct))
         status.add_metric(labels, STATUS_CODES.get(state, -1))
         if value is not None:
@@ -221,7 +226,7 @@ def _objective_families(conn: Connection, catalogue: Catalogue, now: datetime, f
     for agreement, customer, objective, window, rate in burn_rate_values(conn, now - timedelta(seconds=BURN_RATE_MAX_AGE_S)):
         shape = configured.get((agreement, customer, objective))
         if shape is not None:
-            burn.add_metric([agreement, customer, shape[0], objective, shape[1], window], rate)
+            burn.add_metric([agreement, customer, shape[0], objective, shape[1], shape[2], window], rate)
 
 
 def _source_families(conn: Connection, catalogue: Catalogue, families: dict[str, Any]) -> None:
