@@ -125,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     whose = report.add_mutually_exclusive_group()
     whose.add_argument("--customer", metavar="ID", help="this customer's report only")
     whose.add_argument("--board", action="store_true", help="the board report only")
+    whose.add_argument("--supplier", metavar="ID", help="this supplier's scorecard only (SPEC 9.2)")
     report.add_argument("--out", metavar="DIR", type=Path, help="also copy each report's files to DIR")
     report.add_argument("--send", action="store_true", help="email reports not sent yet (once the period is final)")
     report.add_argument("--resend", action="store_true", help="email them again, even if sent before")
@@ -134,6 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
     portfolio.add_argument("--customer", metavar="ID", help="only the services this customer receives")
     portfolio.add_argument("--format", choices=["json", "table"], default="table", help="output format (default: table)")
     portfolio.set_defaults(run=cmd_portfolio)
+
+    catalogue = commands.add_parser("catalogue", parents=[common], help="each customer's service catalogue, HTML and PDF")
+    which = catalogue.add_mutually_exclusive_group(required=True)
+    which.add_argument("--customer", metavar="ID", help="this customer's catalogue")
+    which.add_argument("--all", action="store_true", help="one catalogue per customer, and the board's portfolio")
+    which.add_argument("--board", action="store_true", help="the board's portfolio only")
+    catalogue.add_argument("--out", metavar="DIR", type=Path, help="write into DIR/<customer>/ (default: SLA_REPORTS_DIR/catalogue/<customer>/)")
+    catalogue.set_defaults(run=cmd_catalogue)
 
     alerts = commands.add_parser("alerts", parents=[common], help="alert state, history and silences (docs/alerts.md)")
     alert_actions = alerts.add_subparsers(dest="action", required=True, metavar="ACTION", help="one of:")
@@ -359,6 +368,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     period = _period(args.period)
     if args.customer is not None:
         _known_customer(catalogue, args.customer)
+    if args.supplier is not None and args.supplier not in catalogue.suppliers:
+        known = ", ".join(catalogue.suppliers) or "none"
+        raise UsageError(f"no supplier with id {args.supplier!r} is configured (configured: {known})")
     now = datetime.now(timezone.utc)
     sending = args.send or args.resend
     if sending and not delivery.period_is_final(catalogue, period, now, settings.late_data_grace_s):
@@ -367,11 +379,13 @@ def cmd_report(args: argparse.Namespace) -> int:
             "its reports can be generated but not sent"
         )
     engine = _engine(settings, create=False)
-    customers = [args.customer] if args.customer else [] if args.board else None
+    one = bool(args.customer or args.board or args.supplier)  # one report asked for, not the period's set
+    customers = [args.customer] if args.customer else [] if one else None
+    suppliers = [args.supplier] if args.supplier else [] if one else None
     mailer = mailer_for(settings) if sending else None
     outcomes = delivery.run_reports(
         engine, catalogue, settings.reports_dir, period, now,
-        customers=customers, board=args.board or args.customer is None,
+        customers=customers, board=args.board or not one, suppliers=suppliers,
         mailer=mailer, sender=settings.smtp_from,
         resend=args.resend, out=args.out, progress=_progress, claim_timeout_s=settings.report_claim_timeout_s,
     )
@@ -402,6 +416,31 @@ def cmd_portfolio(args: argparse.Namespace) -> int:
     entries = portfolio(catalogue, today, args.customer)
     text = portfolio_json(entries) if args.format == "json" else portfolio_table(entries)
     print(text if text.endswith("\n") else text + "\n", end="")
+    return OK
+
+
+def cmd_catalogue(args: argparse.Namespace) -> int:
+    """Write service catalogues (SPEC 9.1) from the configuration alone: no database is read.
+    Each goes to its own folder, replacing the one written before."""
+    from worker.reports.catalogue.build import build_customer_catalogue, build_portfolio_catalogue
+    from worker.reports.catalogue.render import BOARD, CATALOGUE_DIR, render_catalogue, write_catalogue
+    from worker.reports.catalogue.view import customer_catalogue_document, portfolio_catalogue_document
+    from worker.scoring.periods import zone as zone_info
+
+    settings = _settings(args)
+    catalogue = _catalogue(settings)
+    if args.customer is not None:
+        _known_customer(catalogue, args.customer)
+    zone = next((a.timezone for a in catalogue.customer_agreements.values()), DEFAULT_TIMEZONE)
+    today = datetime.now(timezone.utc).astimezone(zone_info(zone)).date()
+    root, under = (args.out, "") if args.out is not None else (settings.reports_dir, f"{CATALOGUE_DIR}/")
+    customers = [args.customer] if args.customer is not None else [] if args.board else list(catalogue.customers)
+    for customer in customers:
+        document = customer_catalogue_document(build_customer_catalogue(catalogue, customer, today))
+        print(f"{customer}: {write_catalogue(root, under + customer, render_catalogue(document, today))}")
+    if args.board or args.all:
+        document = portfolio_catalogue_document(build_portfolio_catalogue(catalogue, today))
+        print(f"board: {write_catalogue(root, under + BOARD, render_catalogue(document, today))}")
     return OK
 
 

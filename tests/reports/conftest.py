@@ -1,6 +1,7 @@
-"""Fixtures for the report tests: the golden case ingested and scored (once per module, on
-SQLite; the delivery tests use the `engine` fixture on every engine), a real SMTP server on
-loopback (aiosmtpd), and the renderers' skip-or-fail rule."""
+"""Fixtures for the report tests: the golden cases (trust-2026-10, and suppliers-2026-10 with
+its underpinning contracts) ingested and scored (once per module, on SQLite; the delivery
+tests use the `engine` fixture on every engine), a real SMTP server on loopback (aiosmtpd),
+and the renderers' skip-or-fail rule."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from smtp_server import SmtpServer
 from sqlalchemy import Engine
 
 from worker.config import load_catalogue
-from worker.domain.model import Catalogue, ObjectiveType, Result, Status
+from worker.domain.model import AgreementKind, Catalogue, ObjectiveType, Result, Status
 from worker.storage import results as result_store
 from worker.storage.engine import make_engine
 from worker.storage.migrate import upgrade
@@ -24,6 +25,7 @@ from worker.usecases.ingest import ingest
 from worker.usecases.score import score_period
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "trust-2026-10"
+SUPPLIERS = Path(__file__).resolve().parents[1] / "golden" / "suppliers-2026-10"
 PERIOD = "2026-10"
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)  # long after October is final
 GRACE_S = 6 * 3600.0
@@ -41,7 +43,14 @@ def golden_expected() -> list[dict]:
 
 def expected_results(expected: list[dict]) -> list[Result]:
     return [
-        Result(**{**row, "type": ObjectiveType(row["type"]), "status": Status(row["status"])})  # type: ignore[arg-type]
+        Result(
+            **{
+                **row,
+                "type": ObjectiveType(row["type"]),
+                "status": Status(row["status"]),
+                "kind": AgreementKind(row.get("kind", "agreement")),
+            }
+        )  # type: ignore[arg-type]
         for row in expected
     ]
 
@@ -59,20 +68,45 @@ def seeded_engine(engine: Engine, golden_expected: list[dict]) -> Engine:
     return engine
 
 
-@pytest.fixture(scope="module")
-def golden_engine(tmp_path_factory: pytest.TempPathFactory, golden_catalogue: Catalogue) -> Iterator[Engine]:
-    """SQLite with the golden case ingested through the pipeline and October scored."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('golden') / 'sla.sqlite'}"
+def scored_case(tmp_path_factory: pytest.TempPathFactory, catalogue: Catalogue, case: Path) -> Iterator[Engine]:
+    """SQLite with a golden case ingested through the pipeline and October scored."""
+    url = f"sqlite:///{tmp_path_factory.mktemp(case.name) / 'sla.sqlite'}"
     upgrade(url)
     engine = make_engine(url)
     for kind in ("maintenance", "incidents", "samples"):
-        report = ingest(engine, golden_catalogue, kind, (GOLDEN / f"{kind}.csv").read_bytes(), NOW)
+        report = ingest(engine, catalogue, kind, (case / f"{kind}.csv").read_bytes(), NOW)
         assert report.refused == 0
-    score_period(engine, golden_catalogue, PERIOD, NOW, GRACE_S)
+    score_period(engine, catalogue, PERIOD, NOW, GRACE_S)
     try:
         yield engine
     finally:
         engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def golden_engine(tmp_path_factory: pytest.TempPathFactory, golden_catalogue: Catalogue) -> Iterator[Engine]:
+    """SQLite with the golden case ingested through the pipeline and October scored."""
+    yield from scored_case(tmp_path_factory, golden_catalogue, GOLDEN)
+
+
+@pytest.fixture(scope="session")
+def suppliers_catalogue() -> Catalogue:
+    """The trust with two suppliers and their underpinning contracts (SPEC 9.2)."""
+    return load_catalogue(SUPPLIERS / "config")
+
+
+@pytest.fixture
+def suppliers_seeded(engine: Engine) -> Engine:
+    """`engine` (every database engine in use) holding the suppliers case's expected results
+    (customers' and contracts')."""
+    seed_expected(engine, json.loads((SUPPLIERS / "expected" / f"{PERIOD}.json").read_text()))
+    return engine
+
+
+@pytest.fixture(scope="module")
+def suppliers_engine(tmp_path_factory: pytest.TempPathFactory, suppliers_catalogue: Catalogue) -> Iterator[Engine]:
+    """SQLite with the suppliers golden case ingested through the pipeline and October scored."""
+    yield from scored_case(tmp_path_factory, suppliers_catalogue, SUPPLIERS)
 
 
 @pytest.fixture

@@ -1,10 +1,13 @@
 """Reports delivered once (SPEC 8): generated once per (kind, customer, period), kept, and sent
 idempotently.
 
-Generate: the model is built from stored data (gather.py, then customer/ or board/ build.py),
-laid out (their view.py) and rendered to files — report.html (charts beside it), email.html
-(charts by cid:), report.txt, report.pdf, results.csv, charts/*.png, subject.txt — written to a
-new folder `SLA_REPORTS_DIR/<period>/<customer|board>-<hash>` and recorded in the `reports`
+Kinds: `customer` (a customer's report), `board`, and `supplier` (a supplier's scorecard,
+SPEC 9.2: `customer` is then the supplier id, and it goes to the supplier's `contacts.reports`).
+
+Generate: the model is built from stored data (gather.py, then customer/, board/ or supplier/
+build.py), laid out (their view.py) and rendered to files — report.html (charts beside it),
+email.html (charts by cid:), report.txt, report.pdf, results.csv, charts/*.png, subject.txt —
+written to a new folder `SLA_REPORTS_DIR/<period>/<customer|board|supplier-ID>-<hash>` and recorded in the `reports`
 table with their content hash. A report made from final results is kept: later runs reuse its files. A
 report made while the period is still open (period to date) is remade on the next run, and is
 never sent.
@@ -50,6 +53,8 @@ from worker.reports.customer.build import build_customer_report
 from worker.reports.customer.view import customer_document
 from worker.reports.document import Document
 from worker.reports.mailer import Mailer
+from worker.reports.supplier.build import build_supplier_report, supplier_contracts
+from worker.reports.supplier.view import supplier_document
 from worker.scoring.periods import period_bounds, period_of, previous_period
 from worker.storage import reports as report_store
 from worker.storage import results as result_store
@@ -84,7 +89,7 @@ class Outcome:
 
     @property
     def name(self) -> str:
-        return "board" if self.kind == "board" else self.customer
+        return folder_name(self.kind, self.customer)
 
     def describe(self) -> str:
         made = "generated" if self.generated else "kept"
@@ -94,6 +99,11 @@ class Outcome:
         if self.sent_to:
             return f"{text}; sent to {', '.join(self.sent_to)} ({self.where})"
         return f"{text}; {self.note}" if self.note else text
+
+
+def folder_name(kind: str, customer: str) -> str:
+    """`acute`, `board`, `supplier-hostco`: how a report is named in folders, files and output."""
+    return "board" if kind == "board" else f"supplier-{customer}" if kind == "supplier" else customer
 
 
 # ------------------------------------------------------------------ generating
@@ -146,6 +156,24 @@ def render_board(engine: Engine, catalogue: Catalogue, period: str, now: datetim
     return Rendered(document, render_document(document, report.issued, results_csv(report.results)), report.final)
 
 
+def render_supplier(engine: Engine, catalogue: Catalogue, supplier: str, period: str, now: datetime) -> Rendered:
+    services = sorted({o.service for c in supplier_contracts(catalogue, supplier, period) for o in c.objectives})
+    with read_only(engine) as conn:
+        results = gather.supplier_results_range(conn, supplier, period)
+        customer_results = gather.service_results(conn, period, services)
+    report = build_supplier_report(catalogue, supplier, period, results, customer_results, now.timestamp())
+    document = supplier_document(report)
+    return Rendered(document, render_document(document, report.issued, results_csv(report.results)), report.final)
+
+
+def _render(engine: Engine, catalogue: Catalogue, kind: str, customer: str, period: str, now: datetime) -> Rendered:
+    if kind == "board":
+        return render_board(engine, catalogue, period, now)
+    if kind == "supplier":
+        return render_supplier(engine, catalogue, customer, period, now)
+    return render_customer(engine, catalogue, customer, period, now)
+
+
 def _write_folder(root: Path, relative: str, files: dict[str, bytes], *, replace: bool = False) -> Path:
     """Write the files into root/relative at once (a temporary folder renamed into place);
     a folder already there (same hash) is kept, unless `replace` (a `--out` copy, whose name
@@ -176,9 +204,12 @@ def _write_folder(root: Path, relative: str, files: dict[str, bytes], *, replace
 
 
 def _recipients(catalogue: Catalogue, kind: str, customer: str) -> tuple[str, ...]:
-    if kind != "customer" or customer not in catalogue.customers:
-        return ()
-    return tuple(catalogue.customers[customer].contacts.reports)
+    """A customer's or a supplier's `contacts.reports`; nobody for the board report."""
+    if kind == "customer" and customer in catalogue.customers:
+        return tuple(catalogue.customers[customer].contacts.reports)
+    if kind == "supplier" and customer in catalogue.suppliers:
+        return tuple(catalogue.suppliers[customer].contacts.reports)
+    return ()
 
 
 def produce(
@@ -190,9 +221,9 @@ def produce(
         existing = report_store.find_report(conn, kind, customer, period)
     if existing and existing.final and (reports_dir / existing.directory).is_dir():
         return existing, False
-    rendered = render_board(engine, catalogue, period, now) if kind == "board" else render_customer(engine, catalogue, customer, period, now)
+    rendered = _render(engine, catalogue, kind, customer, period, now)
     sha = rendered.sha256
-    relative = f"{period}/{customer or 'board'}-{sha[:12]}"
+    relative = f"{period}/{folder_name(kind, customer)}-{sha[:12]}"
     _write_folder(reports_dir, relative, rendered.files)
     status = report_store.PENDING if _recipients(catalogue, kind, customer) else report_store.FILED
     with engine.begin() as conn:
@@ -235,7 +266,7 @@ def build_message(
     stored: report_store.StoredReport, folder: Path, recipients: Sequence[str], sender: str, now: datetime
 ) -> EmailMessage:
     """multipart/mixed: [related: [alternative: text, html], chart images by cid], PDF, CSV."""
-    name = stored.customer or "board"
+    name = folder_name(stored.kind, stored.customer)
     message = EmailMessage()
     message["Subject"] = _one_line((folder / "subject.txt").read_text(encoding="utf-8"))
     message["From"] = sender
@@ -249,7 +280,8 @@ def build_message(
     _text, html_part = message.iter_parts()  # multipart/alternative: the text, then the HTML
     for path in sorted((folder / "charts").glob("*.png")):
         html_part.add_related(path.read_bytes(), "image", "png", cid=f"<{path.stem}@report>", filename=path.name)
-    stem = f"{stored.period}-{name}-{'board-report' if stored.kind == 'board' else 'service-report'}"
+    what = {"board": "board-report", "supplier": "scorecard"}.get(stored.kind, "service-report")
+    stem = f"{stored.period}-{name}-{what}"
     message.add_attachment((folder / "report.pdf").read_bytes(), "application", "pdf", filename=f"{stem}.pdf")
     message.add_attachment(
         (folder / "results.csv").read_text(encoding="utf-8"), subtype="csv", filename=f"{stored.period}-{name}-results.csv"
@@ -330,6 +362,7 @@ def run_reports(
     *,
     customers: Sequence[str] | None = None,
     board: bool = True,
+    suppliers: Sequence[str] | None = (),
     mailer: Mailer | None = None,
     sender: str = "sla-worker@localhost",
     resend: bool = False,
@@ -338,15 +371,20 @@ def run_reports(
     claim_timeout_s: float = STALE_CLAIM_S,
 ) -> list[Outcome]:
     """Generate (or reuse) the reports of `period` — the customers given (default: every
-    customer with results in the period) and the board report — send them when a mailer is
-    given, and copy their files to `out` when given."""
-    if customers is None:
-        with read_only(engine) as conn:
+    customer with results in the period), the board report, and the scorecards of the
+    suppliers given (None: every supplier with contract results in the period) — send them
+    when a mailer is given, and copy their files to `out` when given."""
+    with read_only(engine) as conn:
+        if customers is None:
             customers = gather.customers_with_results(conn, catalogue, period)
-    wanted = [("customer", c) for c in customers] + ([("board", BOARD)] if board else [])
+        if suppliers is None:
+            suppliers = gather.suppliers_with_results(conn, catalogue, period)
+    wanted = (
+        [("customer", c) for c in customers] + ([("board", BOARD)] if board else []) + [("supplier", s) for s in suppliers]
+    )
     outcomes = []
     for number, (kind, customer) in enumerate(wanted, 1):
-        progress(f"report {period} {customer or 'board'} ({number}/{len(wanted)}) …")
+        progress(f"report {period} {folder_name(kind, customer)} ({number}/{len(wanted)}) …")
         stored, generated = produce(engine, catalogue, reports_dir, kind, customer, period, now)
         folder = reports_dir / stored.directory
         if mailer is not None:
@@ -357,7 +395,7 @@ def run_reports(
         outcome = replace(outcome, generated=generated, directory=folder)
         if out is not None:  # written as the kept files are, not copied with their modes and the umask
             files = {name: (folder / name).read_bytes() for name in stored.files}
-            target = _write_folder(out, f"{period}-{customer or 'board'}", files, replace=True)
+            target = _write_folder(out, f"{period}-{folder_name(kind, customer)}", files, replace=True)
             outcome = replace(outcome, note=(outcome.note + "; " if outcome.note else "") + f"copied to {target}")
         outcomes.append(outcome)
     return outcomes
@@ -381,7 +419,8 @@ def send_due_reports(
     claim_timeout_s: float = STALE_CLAIM_S,
 ) -> list[Outcome]:
     """The monthly run (beat, 1st of the month): once the previous period is final, every
-    customer with `contacts.reports` and results gets its report, once; the board report is
+    customer with `contacts.reports` and results gets its report, once, and every supplier
+    with `contacts.reports` and contract results its scorecard (SPEC 9.2); the board report is
     filed. Sends that failed earlier (any period) are tried again. Safe to run any number of
     times: what was sent is not sent again."""
     period = due_period(catalogue, now)
@@ -394,9 +433,11 @@ def send_due_reports(
             score_period(engine, catalogue, period, now, grace_s)
         with read_only(engine) as conn:
             present = gather.customers_with_results(conn, catalogue, period)
+            scored_suppliers = gather.suppliers_with_results(conn, catalogue, period)
         customers = [c for c in present if catalogue.customers[c].contacts.reports]
+        suppliers = [s for s in scored_suppliers if catalogue.suppliers[s].contacts.reports]
         outcomes += run_reports(
-            engine, catalogue, reports_dir, period, now, customers=customers, board=True, mailer=mailer,
+            engine, catalogue, reports_dir, period, now, customers=customers, board=True, suppliers=suppliers, mailer=mailer,
             sender=sender, progress=progress, claim_timeout_s=claim_timeout_s,
         )
     else:
@@ -404,7 +445,7 @@ def send_due_reports(
     with read_only(engine) as conn:
         retry = [
             r for r in report_store.list_reports(conn, statuses=[report_store.FAILED, report_store.SENDING])
-            if r.period != period and r.kind == "customer" and r.final
+            if r.period != period and r.kind in ("customer", "supplier") and r.final
         ]
     for stored in retry:
         outcomes.append(send(engine, catalogue, reports_dir, mailer, sender, stored, now, claim_timeout_s=claim_timeout_s))

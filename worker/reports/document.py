@@ -14,7 +14,9 @@ from worker.reports.customer.model import TrendPanel
 Align = Literal["left", "right", "center"]
 TableStyle = Literal["normal", "strip", "box"]  # strip: narrow status cells; box: 2 × 2 quadrants
 Tone = Literal["", "muted", "heading"]  # heading: a sub-heading within a section
-Kind = Literal["customer", "board"]
+Kind = Literal["customer", "board", "supplier", "catalogue", "portfolio"]  # catalogue, portfolio: SPEC 9.1
+KIND_LABEL = {"customer": "MONTHLY SERVICE REPORT", "board": "BOARD REPORT", "supplier": "SUPPLIER SCORECARD",
+              "catalogue": "SERVICE CATALOGUE", "portfolio": "SERVICE PORTFOLIO"}
 
 
 @dataclass(frozen=True)
@@ -108,3 +110,8 @@ class Document:
     footer: tuple[str, ...]
     charts: tuple[ChartSpec, ...] = field(default=())
     summary_label: str = ""  # what the summary chips count, when it is not plain objectives
+
+    @property
+    def label(self) -> str:
+        """The words above the title: what kind of report this is."""
+        return KIND_LABEL[self.kind]

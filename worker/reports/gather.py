@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from sqlalchemy import Connection
 
-from worker.domain.model import DEFAULT_TIMEZONE, Catalogue, ObjectiveType, Result, Signal
+from worker.domain.model import DEFAULT_TIMEZONE, AgreementKind, Catalogue, ObjectiveType, Result, Signal
 from worker.domain.time import from_epoch_s
 from worker.reports.customer.model import CustomerInputs, customer_agreements
 from worker.reports.model import TREND_MONTHS, staleness_s
@@ -70,7 +70,21 @@ def customer_inputs(conn: Connection, catalogue: Catalogue, customer: str, perio
         maintenance=tuple(maintenance),
         up_samples=up,
         now_s=now_s,
+        contracts=tuple(supplier_results(conn, catalogue, period, services)),
     )
+
+
+def supplier_results(conn: Connection, catalogue: Catalogue, period: str, services: list[str]) -> list[Result]:
+    """The period's contract results of each service's own supplier on that service (for the
+    customer report's "the supplier's part" mark, SPEC 9.2)."""
+    suppliers = {s: found.supplier for s in services if (found := catalogue.services.get(s)) and found.supplier}
+    if not suppliers:
+        return []
+    return [
+        r
+        for r in result_store.load_results(conn, period)
+        if r.kind == AgreementKind.CONTRACT and suppliers.get(r.service) == r.customer
+    ]
 
 
 def board_results(conn: Connection, period: str) -> list[Result]:
@@ -79,5 +93,28 @@ def board_results(conn: Connection, period: str) -> list[Result]:
 
 def customers_with_results(conn: Connection, catalogue: Catalogue, period: str) -> list[str]:
     """Customers (in catalogue order) that have a result for `period`."""
-    present = {r.customer for r in result_store.load_results(conn, period)}
+    present = {r.customer for r in result_store.load_results(conn, period) if r.kind == AgreementKind.AGREEMENT}
     return [c for c in catalogue.customers if c in present]
+
+
+def suppliers_with_results(conn: Connection, catalogue: Catalogue, period: str) -> list[str]:
+    """Suppliers (in catalogue order) that have a contract result for `period`."""
+    present = {r.customer for r in result_store.load_results(conn, period) if r.kind == AgreementKind.CONTRACT}
+    return [s for s in catalogue.suppliers if s in present]
+
+
+def supplier_results_range(conn: Connection, supplier: str, period: str) -> list[Result]:
+    """The supplier's contract results over the TREND_MONTHS months ending with `period`."""
+    return [
+        r
+        for r in result_store.load_results_range(conn, periods_back(period, TREND_MONTHS), supplier)
+        if r.customer == supplier and r.kind == AgreementKind.CONTRACT
+    ]
+
+
+def service_results(conn: Connection, period: str, services: list[str]) -> list[Result]:
+    """The customers' agreement results of `period` on these services (a supplier's scorecard
+    counts how many missed, and shows none of them)."""
+    return [
+        r for r in result_store.load_results(conn, period) if r.kind == AgreementKind.AGREEMENT and r.service in services
+    ]

@@ -122,7 +122,7 @@ def _title(pdf: _Pdf, document: Document) -> None:
     pdf.set_text_color(255, 255, 255)
     pdf.set_xy(MARGIN + 6, top + 4)
     pdf.set_font(FONT, "B", 8.5)
-    pdf.cell(CONTENT - 12, 5, "BOARD REPORT" if document.kind == "board" else "MONTHLY SERVICE REPORT", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(CONTENT - 12, 5, document.label, new_x="LMARGIN", new_y="NEXT")
     pdf.set_x(MARGIN + 6)
     pdf.set_font(FONT, "B", 16)
     pdf.cell(CONTENT - 12, 9, document.title, new_x="LMARGIN", new_y="NEXT")

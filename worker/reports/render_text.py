@@ -12,7 +12,7 @@ WIDTH = 100
 
 def render_text(document: Document, width: int = WIDTH) -> str:
     out: list[str] = []
-    out.append("BOARD REPORT" if document.kind == "board" else "MONTHLY SERVICE REPORT")
+    out.append(document.label)
     out.append(document.title)
     out.append(document.subtitle)
     out += textwrap.wrap(" · ".join(f"{k}: {v}" for k, v in document.meta), width)

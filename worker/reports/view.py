@@ -12,7 +12,15 @@ from datetime import date
 from worker.domain.model import Status
 from worker.reports.document import Cell, Chip, Column, Table
 from worker.reports.model import AgreementInfo, BostonBox
-from worker.reports.words import AXIS_WORDS, STATUS_LABEL, day_text, period_label, review_words, status_label
+from worker.reports.words import (
+    AXIS_WORDS,
+    STATUS_LABEL,
+    STATUS_LETTER,
+    day_text,
+    period_label,
+    review_words,
+    status_label,
+)
 
 STATUS_MEANING = (
     "GREEN: target met. AMBER: target met but below the warning level. RED: target missed. "
@@ -22,6 +30,8 @@ ROUNDING = (
     "Values are rounded down to two decimals, so a missed target is never shown as met "
     "(99.499% shows as 99.49%)."
 )
+NOT_MEASURED = "not measured"
+NOT_MEASURED_LETTER = "n/m"
 PROVISIONAL = "PROVISIONAL: this month is not over or not final yet; figures may still change."
 
 
@@ -29,6 +39,14 @@ def status_cell(status: Status | None, text: str | None = None, *, sub: str = ""
     if status is None:
         return Cell(text if text is not None else "—", None, "center", sub=sub)
     return Cell(text if text is not None else STATUS_LABEL[status], status, "center", True, sub)
+
+
+def strip_cell(status: Status | None, in_effect: bool) -> Cell:
+    """One month of a twelve-month strip: the status letter on its colour; without a result,
+    `n/m` (not measured) when the agreement or contract was in effect, blank when it was not."""
+    if status is not None:
+        return status_cell(status, STATUS_LETTER[status])
+    return Cell(NOT_MEASURED_LETTER if in_effect else "", align="center")
 
 
 def summary_chips(counts: dict[Status, int]) -> tuple[Chip, ...]:

@@ -7,6 +7,7 @@ Statuses are always written out (GREEN, AMBER, RED, NO DATA) beside any colour.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta, timezone
 
 from worker.domain.model import Calendar, Objective, ObjectiveType, Status
@@ -246,3 +247,9 @@ def review_words(review_due: date | None, issued: date) -> tuple[str, int | None
     if days <= 90:
         return f"review due in {days_ahead(days)} ({day_text(review_due)})", days
     return f"next review {day_text(review_due)}", days
+
+
+def supplier_part_words(supplier: str, targets: Sequence[float]) -> str:
+    """`the supplier's part: North Network Services Ltd missed its 99.9 % contract` (SPEC 9.2)."""
+    missed = " and ".join(f"{t:g} %" for t in targets)
+    return f"the supplier's part: {supplier} missed its {missed} contract"

@@ -1,4 +1,6 @@
 """Reports: one row per (kind, customer, period) — generated once, sent by claim (SPEC 8).
+`customer` is the customer id of a customer report, '' for the board report and the supplier
+id of a supplier's scorecard (SPEC 9.2; supplier and customer ids never clash).
 
 The row is the delivery state of one report: where its files are (relative to
 SLA_REPORTS_DIR), their content hash, and the send state machine
@@ -7,7 +9,7 @@ SLA_REPORTS_DIR), their content hash, and the send state machine
        ▲                  │
        └──── failed ◄─────┘        (a failed send is claimed again by the next run)
 
-`filed` is a report with nothing to send (the board report, a customer without
+`filed` is a report with nothing to send (the board report, a customer or supplier without
 `contacts.reports`). A claim is an `UPDATE … WHERE status IN (…)` that acts only when it
 changed one row, so two runs racing for the same report cannot both send it. A claim left
 behind by a process that died mid-send (`sending` for longer than `stale_after_s`) may be
@@ -31,7 +33,8 @@ from worker.storage.tables import dialect_insert
 from worker.storage.tables import reports as reports_table
 
 PENDING, SENDING, SENT, FAILED, FILED = "pending", "sending", "sent", "failed", "filed"
-KINDS = ("customer", "board")
+KINDS = ("customer", "board", "supplier")  # supplier: the scorecard, `customer` = the supplier id
+ALWAYS_COUNTED = ("customer", "board")
 
 
 @dataclass(frozen=True)
@@ -235,9 +238,11 @@ def new_generation(conn: Connection, report_id: int) -> bool:
 
 
 def sent_totals(conn: Connection) -> dict[str, int]:
-    """Successful sends so far by kind (the counter sla_reports_sent_total)."""
+    """Successful sends so far by kind (the counter sla_reports_sent_total): customer and
+    board always (0 when none), supplier once a scorecard was made (a trust without suppliers
+    has no such series)."""
     t = reports_table
     rows = conn.execute(select(t.c.kind, func.coalesce(func.sum(t.c.sends), 0)).group_by(t.c.kind))
-    totals = {kind: 0 for kind in KINDS}
+    totals = {kind: 0 for kind in ALWAYS_COUNTED}
     totals.update({kind: int(total) for kind, total in rows})
     return totals

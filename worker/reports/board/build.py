@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import date
 
 from worker.domain.model import Agreement, AgreementKind, Catalogue, Objective, Result, Status
-from worker.reports.board.model import WORST_COUNT, BoardObjective, BoardReport, MatrixRow
+from worker.reports.board.model import WORST_COUNT, BoardObjective, BoardReport, ContractRow, MatrixRow
 from worker.reports.board.review import review_hints
 from worker.reports.model import (
     TREND_MONTHS,
@@ -29,7 +29,9 @@ Objectives = Mapping[tuple[str, str], tuple[Agreement, Objective]]  # (agreement
 
 def build_board_report(catalogue: Catalogue, period: str, results: Sequence[Result], now_s: float) -> BoardReport:
     """The trust board's view of one period (SPEC 8): every customer. Suppliers' contract
-    results are not customers' results: they are left out of the counts and the matrix."""
+    results are not customers' results: they are left out of the counts and the matrix, and
+    shown in a section of their own (SPEC 9.2)."""
+    contract_results = [r for r in results if r.kind == AgreementKind.CONTRACT]
     results = [r for r in results if r.kind == AgreementKind.AGREEMENT]
     months = tuple(periods_back(period, TREND_MONTHS))
     in_effect = [a for a in catalogue.customer_agreements.values() if scored_window(a, period)]
@@ -63,7 +65,40 @@ def build_board_report(catalogue: Catalogue, period: str, results: Sequence[Resu
         attention=tuple(attention),
         monthly_counts=tuple((month, status_counts(r.status for r in results if r.period == month)) for month in months),
         results=tuple(current),
+        contracts=tuple(contract_rows(catalogue, period, months, contract_results, issued)),
     )
+
+
+def contract_rows(
+    catalogue: Catalogue, period: str, months: Sequence[str], results: Sequence[Result], issued: date
+) -> list[ContractRow]:
+    """Each objective of each contract in effect this period or scored in the twelve months,
+    in configuration order, with its result and its months' statuses."""
+    found = {(r.agreement, r.objective, r.period): r for r in results if r.kind == AgreementKind.CONTRACT}
+    rows = []
+    for contract in catalogue.contracts.values():
+        scored = any(key[0] == contract.id and key[2] in months for key in found)
+        if not scored and not scored_window(contract, period):
+            continue
+        supplier = catalogue.suppliers.get(contract.supplier or "")
+        info = agreement_info(contract, issued)
+        effective = tuple(bool(scored_window(contract, m)) for m in months)
+        for objective in contract.objectives:
+            rows.append(
+                ContractRow(
+                    contract=info,
+                    supplier=supplier.name if supplier else contract.supplier or "",
+                    objective=objective,
+                    service_name=service_name(catalogue, objective.service),
+                    measure=measure_words(objective, catalogue.calendars.get(objective.calendar)),
+                    result=found.get((contract.id, objective.id, period)),
+                    statuses=tuple(
+                        r.status if (r := found.get((contract.id, objective.id, m))) else None for m in months
+                    ),
+                    in_effect=effective,
+                )
+            )
+    return rows
 
 
 def _matrix_and_box(

@@ -49,6 +49,21 @@ class ReviewHint:
 
 
 @dataclass(frozen=True)
+class ContractRow:
+    """One objective of a supplier's underpinning contract (SPEC 9.2): this period's result and
+    the status of each of the twelve months."""
+
+    contract: AgreementInfo  # its dates and review
+    supplier: str  # name
+    objective: Objective
+    service_name: str
+    measure: str
+    result: Result | None  # None: no result this period
+    statuses: tuple[Status | None, ...]  # TREND_MONTHS months, oldest first; None: no result
+    in_effect: tuple[bool, ...]  # per month: whether the contract was in effect
+
+
+@dataclass(frozen=True)
 class BoardReport:
     period: str
     issued: date
@@ -66,6 +81,7 @@ class BoardReport:
     monthly_counts: tuple[tuple[str, dict[Status, int]], ...]  # per month: results by status
     results: tuple[Result, ...]
     worst_total: int = 0  # rows of `worst` before it was cut to WORST_COUNT
+    contracts: tuple[ContractRow, ...] = ()  # suppliers' contract objectives (SPEC 9.2)
     kind: str = field(default="board", init=False)
 
     @property

@@ -1,11 +1,12 @@
 """The board report as a document: at a glance (with twelve months of results by status), the
 customer × service matrix, the portfolio in the Boston Box, the objectives most at risk, the
-agreements due for review and the annual review assistant. Pure."""
+agreements due for review, the suppliers' underpinning contracts (SPEC 9.2) and the annual
+review assistant. Pure."""
 
 from __future__ import annotations
 
 from worker.domain.model import Status
-from worker.reports.board.model import BoardReport, Spread
+from worker.reports.board.model import BoardReport, ContractRow, Spread
 from worker.reports.document import Block, Cell, Column, Document, Figure, Paragraph, Section, StatusBars, Table
 from worker.reports.view import (
     ROUNDING,
@@ -13,11 +14,23 @@ from worker.reports.view import (
     agreements_table,
     banner,
     box_table,
+    effective_text,
     meta,
     status_cell,
+    strip_cell,
     summary_chips,
 )
-from worker.reports.words import STATUS_LABEL, day_text, percent, period_label, period_short, ratio_percent, target_text
+from worker.reports.words import (
+    STATUS_LABEL,
+    day_text,
+    percent,
+    period_label,
+    period_short,
+    ratio_percent,
+    review_words,
+    short_measure,
+    target_text,
+)
 
 RESULTS_LABEL = "Results this month: one per objective per customer"
 
@@ -53,6 +66,7 @@ def board_document(report: BoardReport) -> Document:
         ),
         _worst(report),
         _board_reviews(report),
+        _suppliers(report, shorts),
         _assistant(report),
     ]
     return Document(
@@ -65,7 +79,7 @@ def board_document(report: BoardReport) -> Document:
         summary=summary_chips(counts),
         summary_label=RESULTS_LABEL,
         banner=banner(report.final),
-        sections=tuple(sections),
+        sections=tuple(s for s in sections if s is not None),
         footer=(STATUS_MEANING, ROUNDING),
         charts=(StatusBars("board-status", "", shorts, tuple(c for _, c in report.monthly_counts)),),
     )
@@ -192,6 +206,77 @@ def _board_reviews(report: BoardReport) -> Section:
             )
         )
     return Section("Agreements due for review", tuple(blocks))
+
+
+def _suppliers(report: BoardReport, shorts: tuple[str, ...]) -> Section | None:
+    """Each supplier's underpinning contract objectives (SPEC 9.2): this month's status, the
+    twelve months' statuses and the contract's review. None when no contract is in effect."""
+    if not report.contracts:
+        return None
+    red = [c for c in report.contracts if c.result and c.result.status is Status.RED]
+    sentence = (
+        f"{_plural(len(report.contracts), 'contract objective')} of "
+        f"{_plural(len({c.contract.id for c in report.contracts}), 'underpinning contract')} with our suppliers; "
+        + (
+            f"{len(red)} missed {'its' if len(red) == 1 else 'their'} target this month: "
+            + "; ".join(f"{c.supplier} on {c.service_name}" for c in red)
+            + "."
+            if red
+            else "every one scored this month met its target."
+        )
+    )
+    rows = tuple(
+        (
+            Cell(c.supplier, bold=True, sub=c.contract.id if c.contract.name == c.contract.id else f"{c.contract.name} ({c.contract.id})"),
+            Cell(f"{c.service_name}: {c.measure}", sub=c.objective.id),
+            Cell(target_text(c.objective.target), align="right"),
+            Cell(percent(c.result.value) if c.result else "—", align="right", bold=True),
+            status_cell(c.result.status if c.result else None, None if c.result else "not scored"),
+            _review_cell(c),
+        )
+        for c in report.contracts
+    )
+    strip = tuple(
+        (Cell(c.supplier, bold=True), Cell(f"{c.service_name}: {short_measure(c.objective)}"))
+        + tuple(strip_cell(status, effective) for status, effective in zip(c.statuses, c.in_effect))
+        for c in report.contracts
+    )
+    return Section(
+        "Suppliers and underpinning contracts",
+        (
+            Paragraph(
+                "What our suppliers owe the trust under their underpinning contracts, scored exactly as our "
+                "agreements with customers are. " + sentence
+            ),
+            Table(
+                (
+                    Column("Supplier and contract", weight=2.0),
+                    Column("Objective", weight=2.6),
+                    Column("Target", "right", 0.8),
+                    Column("Value", "right", 0.9),
+                    Column("Status", "center", 0.9),
+                    Column("Contract and review", weight=2.0),
+                ),
+                rows,
+            ),
+            Paragraph("Twelve months", "heading"),
+            Table(
+                (Column("Supplier", weight=2.4), Column("Objective", weight=2.4))
+                + tuple(Column(s.replace(" ", "\n"), "center", 0.62) for s in shorts),
+                strip,
+                style="strip",
+                note="One row per contract objective, one column per month (this month last). G = GREEN, A = AMBER, "
+                "R = RED, – = NO DATA; n/m = not measured (contract in effect, no figures recorded); "
+                "blank (·) = contract not in effect that month.",
+            ),
+        ),
+    )
+
+
+def _review_cell(row: ContractRow) -> Cell:
+    words, _ = review_words(row.contract.review_due, row.contract.issued)
+    soon = row.contract.review_soon
+    return Cell(effective_text(row.contract), sub=words, status=Status.AMBER if soon else None, bold=soon)
 
 
 def _assistant(report: BoardReport) -> Section:

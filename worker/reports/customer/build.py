@@ -7,6 +7,7 @@ from worker.domain.model import Catalogue, Status
 from worker.reports.customer.evidence import availability_evidence, incident_evidence, maintenance_entries
 from worker.reports.customer.history import objective_rows, trends
 from worker.reports.customer.model import LARGEST, CustomerInputs, CustomerReport, customer_agreements
+from worker.reports.customer.supplier_part import mark_supplier_parts
 from worker.reports.model import TREND_MONTHS, agreement_info, boston_box, issue_date, report_zone
 from worker.reports.words import worst
 from worker.scoring.periods import periods_back
@@ -20,7 +21,9 @@ def build_customer_report(catalogue: Catalogue, inputs: CustomerInputs) -> Custo
     agreements = customer_agreements(catalogue, customer.id, period)
     tz = report_zone(agreements)
     own = [r for r in inputs.results if r.customer == customer.id and r.period in months]
-    rows = objective_rows(catalogue, customer.id, agreements, own, period, months)
+    rows = mark_supplier_parts(
+        catalogue, objective_rows(catalogue, customer.id, agreements, own, period, months), inputs.contracts, period
+    )
     outages, outage_summary, gaps = availability_evidence(catalogue, agreements, inputs)
     incident_rows, breached = incident_evidence(catalogue, agreements, inputs, rows)
     issued = issue_date(period, tz, inputs.now_s)

@@ -36,6 +36,16 @@ class MonthValue:
 
 
 @dataclass(frozen=True)
+class SupplierPart:
+    """An objective missed in a month when the service's supplier also missed its contract
+    on that service (SPEC 9.2): the supplier's name and the targets of the contract
+    objectives it missed. Nothing else of the supplier's figures."""
+
+    supplier: str  # name
+    targets: tuple[float, ...]
+
+
+@dataclass(frozen=True)
 class ObjectiveRow:
     agreement: str
     objective: Objective
@@ -44,6 +54,7 @@ class ObjectiveRow:
     measure: str
     result: Result
     history: tuple[MonthValue, ...]  # TREND_MONTHS months, oldest first, this period last
+    supplier_part: SupplierPart | None = None  # missed while the supplier missed its contract
 
     @property
     def short(self) -> str:
@@ -186,6 +197,9 @@ class CustomerInputs:
     maintenance: Sequence[MaintenanceWindow]
     up_samples: Mapping[str, tuple[np.ndarray, np.ndarray]]  # service → (epoch s, value)
     now_s: float
+    # The period's contract results of the suppliers of the customer's services (SPEC 9.2):
+    # only whether each missed, its supplier and target reach the report.
+    contracts: Sequence[Result] = ()
 
 
 def customer_agreements(catalogue: Catalogue, customer: str, period: str) -> list[Agreement]:

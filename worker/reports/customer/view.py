@@ -13,6 +13,8 @@ from worker.reports.customer.evidence_view import (
 from worker.reports.customer.model import CustomerReport, MonthValue
 from worker.reports.document import Block, Cell, Column, Document, Figure, Paragraph, Section, Table, TrendChart
 from worker.reports.view import (
+    NOT_MEASURED,
+    NOT_MEASURED_LETTER,
     ROUNDING,
     STATUS_MEANING,
     agreements_table,
@@ -20,21 +22,20 @@ from worker.reports.view import (
     box_table,
     meta,
     status_cell,
+    strip_cell,
     summary_chips,
 )
 from worker.reports.words import (
     STATUS_LABEL,
-    STATUS_LETTER,
     percent,
     period_label,
     period_short,
     status_label,
+    supplier_part_words,
     target_text,
 )
 
 DIRECTION = {"better": "▲ better", "worse": "▼ worse", "same": "► same", "new": "—"}
-NOT_MEASURED = "not measured"
-NOT_MEASURED_LETTER = "n/m"
 
 
 def customer_document(report: CustomerReport) -> Document:
@@ -99,11 +100,7 @@ def _glance(report: CustomerReport, shorts: tuple[str, ...]) -> Section:
     rows = []
     for row in report.rows:
         cells = [Cell(row.service_name, bold=True), Cell(row.short)]
-        for m in row.history:
-            if m.status is not None:
-                cells.append(status_cell(m.status, STATUS_LETTER[m.status]))
-            else:
-                cells.append(Cell(NOT_MEASURED_LETTER if m.in_effect else "", align="center"))
+        cells += [strip_cell(m.status, m.in_effect) for m in row.history]
         rows.append(tuple(cells))
     columns = (Column("Service", weight=2.4), Column("Objective", weight=2.4)) + tuple(
         Column(s.replace(" ", "\n"), "center", 0.62) for s in shorts
@@ -145,10 +142,11 @@ def _objectives(report: CustomerReport) -> Section:
         r = row.result
         before2, before1 = row.previous
         warning = f"warning {target_text(r.warning)}" if r.warning is not None else ""
+        part = row.supplier_part
         rows.append(
             (
                 Cell(row.service_name, bold=True),
-                Cell(row.measure),
+                Cell(row.measure, sub=supplier_part_words(part.supplier, part.targets) if part else ""),
                 Cell(target_text(r.target), align="right", sub=warning),
                 month_cell(before2),
                 month_cell(before1),
@@ -157,18 +155,30 @@ def _objectives(report: CustomerReport) -> Section:
                 Cell(DIRECTION[row.direction], align="center"),
             )
         )
-    return Section(
-        "Objectives this month",
-        (
-            Table(
-                columns,
-                tuple(rows),
-                note="Direction compares this month with last month as shown (rounded down). "
-                f"Under a month, {NOT_MEASURED}: in your agreement then, but no figures were recorded; "
-                "—: not in your agreement then.",
-            ),
-        ),
-    )
+    blocks: list[Block] = [
+        Table(
+            columns,
+            tuple(rows),
+            note="Direction compares this month with last month as shown (rounded down). "
+            f"Under a month, {NOT_MEASURED}: in your agreement then, but no figures were recorded; "
+            "—: not in your agreement then.",
+        )
+    ]
+    parts = [row for row in report.rows if row.supplier_part]
+    if parts:
+        blocks.append(
+            Paragraph(
+                "Missed in a month when the service's supplier also missed its contract with us: "
+                + "; ".join(
+                    f"{row.service_name}, {row.short.lower()} ({percent(row.result.value)} against "
+                    f"{target_text(row.result.target)}): {supplier_part_words(p.supplier, p.targets)}"
+                    for row in parts
+                    if (p := row.supplier_part)
+                )
+                + "."
+            )
+        )
+    return Section("Objectives this month", tuple(blocks))
 
 
 def _trends(report: CustomerReport, shorts: tuple[str, ...]) -> Section:
