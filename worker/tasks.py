@@ -196,8 +196,9 @@ def deliver_notifications() -> int:
 def send_monthly_reports() -> int:
     """Monthly governance reports (SPEC 8): once the previous period is final, every customer
     with `contacts.reports` gets its report once, and every supplier with `contacts.reports`
-    its scorecard (SPEC 9.2), claimed per report: a retry or a second run sends nothing twice. A failed send raises TransientError, so Celery retries with
-    back-off; the retry sends only what is still unsent."""
+    its scorecard (SPEC 9.2), claimed per report: a retry or a second run sends nothing twice.
+    A failed send raises TransientError, so Celery retries with back-off; the retry sends only
+    what is still unsent."""
     from worker.reports.delivery import send_due_reports
     from worker.reports.mailer import mailer_for
 
