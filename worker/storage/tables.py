@@ -253,7 +253,7 @@ reports = Table(
     # Monthly governance reports (SPEC 8): one row per (kind, customer, period), generated once
     # (files under SLA_REPORTS_DIR) and sent by claim: worker/reports/delivery.py.
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("kind", Text, nullable=False),  # customer | board
+    Column("kind", Text, nullable=False),  # customer | board | supplier
     Column("customer", Text, nullable=False),  # '' for the board report
     Column("period", Text, nullable=False),  # YYYY-MM
     Column("final", Boolean, nullable=False),  # made from final results (kept) or period-to-date
