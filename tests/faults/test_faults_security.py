@@ -177,10 +177,10 @@ customers:
 def test_report_folders_are_built_inside_the_reports_dir(tmp_path: Path, relative: str):
     reports_dir = tmp_path / "reports"
     with pytest.raises(ValueError, match="outside the reports folder"):
-        report_delivery._write_folder(reports_dir, relative, {"report.txt": b"x"})
+        report_delivery.write_folder(reports_dir, relative, {"report.txt": b"x"})
     assert not (tmp_path / "escaped-abc").exists() and not Path("/tmp/escaped-abc").exists()
     # a customer id that is not a path step stays inside
-    inside = report_delivery._write_folder(reports_dir, f"{PERIOD}/acute-abc", {"report.txt": b"x"})
+    inside = report_delivery.write_folder(reports_dir, f"{PERIOD}/acute-abc", {"report.txt": b"x"})
     assert inside.resolve().is_relative_to(reports_dir.resolve())
 
 
@@ -192,7 +192,7 @@ def _open_to_others(*paths: Path) -> list[str]:
 
 def test_report_files_are_not_world_readable(tmp_path: Path):
     reports_dir = tmp_path / "reports"
-    folder = report_delivery._write_folder(reports_dir, f"{PERIOD}/acute-0123456789ab", {"report.txt": b"x", "charts/a.png": b"y"})
+    folder = report_delivery.write_folder(reports_dir, f"{PERIOD}/acute-0123456789ab", {"report.txt": b"x", "charts/a.png": b"y"})
     assert _open_to_others(folder, *folder.rglob("*")) == []
 
 

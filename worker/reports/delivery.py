@@ -174,7 +174,7 @@ def _render(engine: Engine, catalogue: Catalogue, kind: str, customer: str, peri
     return render_customer(engine, catalogue, customer, period, now)
 
 
-def _write_folder(root: Path, relative: str, files: dict[str, bytes], *, replace: bool = False) -> Path:
+def write_folder(root: Path, relative: str, files: dict[str, bytes], *, replace: bool = False) -> Path:
     """Write the files into root/relative at once (a temporary folder renamed into place);
     a folder already there (same hash) is kept, unless `replace` (a `--out` copy, whose name
     has no hash) asks for it to give way. The folder stays inside `root` (a path that resolves
@@ -224,7 +224,7 @@ def produce(
     rendered = _render(engine, catalogue, kind, customer, period, now)
     sha = rendered.sha256
     relative = f"{period}/{folder_name(kind, customer)}-{sha[:12]}"
-    _write_folder(reports_dir, relative, rendered.files)
+    write_folder(reports_dir, relative, rendered.files)
     status = report_store.PENDING if _recipients(catalogue, kind, customer) else report_store.FILED
     with engine.begin() as conn:
         if existing is not None:
@@ -395,7 +395,7 @@ def run_reports(
         outcome = replace(outcome, generated=generated, directory=folder)
         if out is not None:  # written as the kept files are, not copied with their modes and the umask
             files = {name: (folder / name).read_bytes() for name in stored.files}
-            target = _write_folder(out, f"{period}-{folder_name(kind, customer)}", files, replace=True)
+            target = write_folder(out, f"{period}-{folder_name(kind, customer)}", files, replace=True)
             outcome = replace(outcome, note=(outcome.note + "; " if outcome.note else "") + f"copied to {target}")
         outcomes.append(outcome)
     return outcomes

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from worker.reports.catalogue.charts import render_boxes
 from worker.reports.catalogue.view import CatalogueDocument
-from worker.reports.delivery import _write_folder
+from worker.reports.delivery import write_folder
 from worker.reports.render_html import render_html
 from worker.reports.render_pdf import render_pdf
 
@@ -28,4 +28,4 @@ def render_catalogue(catalogue: CatalogueDocument, issued: date) -> dict[str, by
 
 def write_catalogue(root: Path, relative: str, files: dict[str, bytes]) -> Path:
     """Write the files to root/relative, replacing an earlier catalogue there whole."""
-    return _write_folder(root, relative, files, replace=True)
+    return write_folder(root, relative, files, replace=True)
