@@ -65,7 +65,7 @@ def test_the_monthly_run_emails_each_customer_once_and_a_second_run_sends_nothin
     assert len(smtp_server.received.messages) == 4
     assert all(not o.generated and not o.sent_to for o in second)
     with read_only(seeded_engine) as conn:
-        assert report_store.sent_totals(conn) == {"customer": 4, "board": 0}
+        assert report_store.sent_totals(conn) == {"customer": 4, "board": 0, "supplier": 0}
 
 
 def test_resend_sends_again_with_a_new_message_id(seeded_engine: Engine, golden_catalogue: Catalogue, smtp_server, tmp_path: Path):

@@ -34,7 +34,6 @@ from worker.storage.tables import reports as reports_table
 
 PENDING, SENDING, SENT, FAILED, FILED = "pending", "sending", "sent", "failed", "filed"
 KINDS = ("customer", "board", "supplier")  # supplier: the scorecard, `customer` = the supplier id
-ALWAYS_COUNTED = ("customer", "board")
 
 
 @dataclass(frozen=True)
@@ -238,11 +237,10 @@ def new_generation(conn: Connection, report_id: int) -> bool:
 
 
 def sent_totals(conn: Connection) -> dict[str, int]:
-    """Successful sends so far by kind (the counter sla_reports_sent_total): customer and
-    board always (0 when none), supplier once a scorecard was made (a trust without suppliers
-    has no such series)."""
+    """Successful sends so far by kind (the counter sla_reports_sent_total), every kind
+    served from 0 so that a rate() over it starts at the first send."""
     t = reports_table
     rows = conn.execute(select(t.c.kind, func.coalesce(func.sum(t.c.sends), 0)).group_by(t.c.kind))
-    totals = {kind: 0 for kind in ALWAYS_COUNTED}
+    totals = {kind: 0 for kind in KINDS}
     totals.update({kind: int(total) for kind, total in rows})
     return totals
