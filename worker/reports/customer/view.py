@@ -10,7 +10,7 @@ from worker.reports.customer.evidence_view import (
     maintenance_section,
     outages_section,
 )
-from worker.reports.customer.model import CustomerReport, MonthValue
+from worker.reports.customer.model import CustomerReport, MonthValue, ServiceTrend
 from worker.reports.document import Block, Cell, Column, Document, Figure, Paragraph, Section, Table, TrendChart
 from worker.reports.view import (
     NOT_MEASURED,
@@ -184,16 +184,23 @@ def _objectives(report: CustomerReport) -> Section:
 def _trends(report: CustomerReport, shorts: tuple[str, ...]) -> Section:
     if not report.trends:
         return Section("Twelve-month trend", (Paragraph("Nothing to chart.", "muted"),))
+    return Section("Twelve-month trend by service", trend_blocks(report.trends, shorts, "target", with_target=True))
+
+
+def trend_blocks(trends: tuple[ServiceTrend, ...], shorts: tuple[str, ...], line: str, *, with_target: bool) -> tuple[Block, ...]:
+    """The twelve-month charts, one per service, each with its alt text: the customer's
+    report against its targets, the supplier's scorecard against the contract's."""
     blocks: list[Block] = [
         Paragraph(
-            f"{shorts[0]} to {shorts[-1]}. The dashed line is the target. Each point carries its status "
+            f"{shorts[0]} to {shorts[-1]}. The dashed line is the {line}. Each point carries its status "
             "(circle GREEN, diamond AMBER, cross RED); gaps are months with no value."
         )
     ]
-    for trend in report.trends:
+    for trend in trends:
         described = "; ".join(
-            f"{p.measure}: {percent(p.values[-1]) if p.values[-1] is not None else 'no data'} this month, target {target_text(p.targets[-1]) if p.targets[-1] is not None else '—'}"
+            f"{p.measure}: {percent(p.values[-1]) if p.values[-1] is not None else 'no data'} this month"
+            + (f", target {target_text(p.targets[-1]) if p.targets[-1] is not None else '—'}" if with_target else "")
             for p in trend.panels
         )
         blocks.append(Figure(f"trend-{trend.service}", f"{trend.name}, twelve months. {described}.", trend.name))
-    return Section("Twelve-month trend by service", tuple(blocks))
+    return tuple(blocks)

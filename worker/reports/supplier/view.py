@@ -5,14 +5,13 @@ the trust's customers (counts only) and the twelve-month trend. Pure."""
 from __future__ import annotations
 
 from worker.domain.model import Status
-from worker.reports.customer.view import DIRECTION, month_cell
+from worker.reports.customer.view import DIRECTION, month_cell, trend_blocks
 from worker.reports.document import (
     Block,
     Bullets,
     Cell,
     Column,
     Document,
-    Figure,
     Paragraph,
     Section,
     Table,
@@ -144,19 +143,7 @@ def _objectives(report: SupplierReport) -> Section:
 def _trends(report: SupplierReport, shorts: tuple[str, ...]) -> Section | None:
     if not report.trends:
         return None
-    blocks: list[Block] = [
-        Paragraph(
-            f"{shorts[0]} to {shorts[-1]}. The dashed line is the contract target. Each point carries its status "
-            "(circle GREEN, diamond AMBER, cross RED); gaps are months with no value."
-        )
-    ]
-    for trend in report.trends:
-        described = "; ".join(
-            f"{p.measure}: {percent(p.values[-1]) if p.values[-1] is not None else 'no data'} this month"
-            for p in trend.panels
-        )
-        blocks.append(Figure(f"trend-{trend.service}", f"{trend.name}, twelve months. {described}.", trend.name))
-    return Section("Twelve-month trend by service", tuple(blocks))
+    return Section("Twelve-month trend by service", trend_blocks(report.trends, shorts, "contract target", with_target=False))
 
 
 def impact_words(impact: CustomerImpact) -> str:
