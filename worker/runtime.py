@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from worker.config import config_files, load_catalogue
+from worker.config import load_catalogue, watched_files
 from worker.domain.errors import ConfigError
 from worker.domain.model import Catalogue
 from worker.settings import Settings, load_settings
@@ -46,10 +46,10 @@ class Runtime:
 
 
 def config_stamp(directory: Path) -> Stamp:
-    """Name and modification time of every file the loader reads (`*.yaml` and `*.yml`), so
-    that editing, adding or removing any of them reloads the catalogue."""
+    """Name and modification time of every file the loader reads (`*.yaml`, `*.yml` and
+    customers.csv), so that editing, adding or removing any of them reloads the catalogue."""
     stamp: list[tuple[str, int]] = []
-    for path in config_files(directory):
+    for path in watched_files(directory):
         try:
             stamp.append((path.name, path.stat().st_mtime_ns))
         except OSError:  # removed since listed: the next look sees the directory as it is

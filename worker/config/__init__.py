@@ -11,12 +11,12 @@ edits the files (`must be between 0 and 100, not 120`), not for a Python program
 - `fields`: the converters of single values (one `bounded` converter for every bounded value) and
   `option`, with which each source and channel kind declares its typed `Options`;
 - `loader`: files, merging and id indexing; one module per part of the catalogue: `calendars`,
-  `services`, `customers` (and suppliers), `agreements` (contracts, objectives, maintenance),
+  `services`, `customers` (and suppliers; `customers_csv` reads customers.csv), `agreements` (contracts, objectives, maintenance),
   `integrations` (sources and channels, through the kinds' registries).
 """
 
 from __future__ import annotations
 
-from worker.config.loader import config_files, load_catalogue
+from worker.config.loader import config_files, load_catalogue, watched_files
 
-__all__ = ["config_files", "load_catalogue"]
+__all__ = ["config_files", "load_catalogue", "watched_files"]

@@ -31,6 +31,7 @@ N = TypeVar("N", int, float)
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _EMAIL_RE = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 _ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ODS_RE = re.compile(r"^[A-Z0-9]{3,6}$")
 
 
 def scalar(at: At) -> Any:
@@ -172,6 +173,19 @@ def email(at: At) -> str:
     written = text(at).strip()
     if not _EMAIL_RE.match(written):
         raise Refused(f"{written!r} is not an email address")
+    return written
+
+
+def ods_code(at: At) -> str:
+    """An NHS Organisation Data Service code as ODS issues them: 3 to 6 capital letters and
+    digits (practice A81001, trust RX1, ICB QHM, site RX1RA). Only the shape is checked: the
+    worker has no copy of the ODS register."""
+    written = text(at).strip()
+    if not _ODS_RE.match(written):
+        hint = " (write it in capitals)" if _ODS_RE.match(written.upper()) else ""
+        raise Refused(
+            f"{written!r} is not an ODS code: 3 to 6 capital letters and digits, such as A81001 or RX1{hint}"
+        )
     return written
 
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from worker.config import agreements, calendars, customers, integrations, services
+from worker.config import agreements, calendars, customers, customers_csv, integrations, services
 from worker.config.context import ENTRY_NAME, Context
 from worker.config.places import At, Checker, Fields, Problem, Refused, is_null
 from worker.domain.errors import ConfigError
@@ -60,6 +60,13 @@ def config_files(directory: Path) -> list[Path]:
     except OSError:
         return []
     return sorted(p for p in entries if p.suffix in CONFIG_SUFFIXES and not p.name.startswith(".") and p.is_file())
+
+
+def watched_files(directory: Path) -> list[Path]:
+    """Every file the loader reads: the YAML files and customers.csv when there is one."""
+    found = config_files(directory)
+    csv_file = customers_csv.csv_path(directory)
+    return found + [csv_file] if csv_file is not None else found
 
 
 def _config_files(directory: Path) -> list[Path]:
@@ -130,7 +137,8 @@ def _sections_of(ck: Checker, root: At, merged: _Merged) -> None:
     fields.done()
 
 
-def _merge(files: list[Path], ck: Checker) -> _Merged:
+def _merge(files: list[Path], ck: Checker, csv_file: Path | None = None) -> _Merged:
+    """The YAML files in order, then customers.csv's rows after the YAML's customers."""
     merged = _Merged()
     for path in files:
         try:
@@ -141,6 +149,14 @@ def _merge(files: list[Path], ck: Checker) -> _Merged:
             continue
         if node is not None:  # an empty file, or one with only comments, adds nothing
             _sections_of(ck, At(node, path.name, ""), merged)
+    if csv_file is not None:
+        try:
+            rows, bad_rows = customers_csv.read_rows(csv_file)
+            merged.entries["customers"].extend(rows)
+            ck.problems.extend(bad_rows)
+        except Refused as refused:
+            ck.problems.extend(refused.placed)
+            merged.complete = False  # its customers' ids are unknown: references to them are not blamed
     return merged
 
 
@@ -210,12 +226,13 @@ def _build(ck: Checker, merged: _Merged) -> Catalogue:
 
 
 def load_catalogue(directory: str | Path) -> Catalogue:
-    """Read, merge and validate every `*.yaml` and `*.yml` file of `directory`.
+    """Read, merge and validate every `*.yaml` and `*.yml` file of `directory`, and its
+    `customers.csv` when there is one.
 
     Raises ConfigError listing every problem, one `file:line: path.to.field: message` each,
     sorted by file and line; nothing of an invalid directory is ever used."""
     ck = Checker()
-    merged = _merge(_config_files(Path(directory)), ck)
+    merged = _merge(_config_files(Path(directory)), ck, customers_csv.csv_path(Path(directory)))
     catalogue = _build(ck, merged)
     if ck.problems:
         ordered = sorted(ck.problems, key=lambda p: (p.file, p.line or 0))

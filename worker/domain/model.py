@@ -176,6 +176,7 @@ class Customer:
     kind: str = "other"
     pays: bool = False
     contacts: Contacts = Contacts()
+    ods_code: str | None = None  # NHS Organisation Data Service code (A81001, RX1, QHM), if known
 
 
 @dataclass(frozen=True)
