@@ -33,6 +33,7 @@ class Context:
     known: dict[str, dict[str, At]]
     complete: bool = True
     sources: dict[str, Source[Any]] = field(default_factory=dict)
+    templates: dict[str, At] = field(default_factory=dict)  # per-customer services, where written
 
     def ref(self, section: str) -> Callable[[At], str]:
         """A converter of a reference to an entry of `section`, by id."""

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from worker.config import agreements, calendars, customers, customers_csv, integrations, services
+from worker.config import agreements, calendars, customers, customers_csv, instances, integrations, services
 from worker.config.context import ENTRY_NAME, Context
 from worker.config.places import At, Checker, Fields, Problem, Refused, is_null
 from worker.domain.errors import ConfigError
@@ -213,7 +213,7 @@ def _build(ck: Checker, merged: _Merged) -> Catalogue:
         return result
 
     ctx.sources = by_id(each("sources", integrations.source))
-    return Catalogue(
+    catalogue = Catalogue(
         calendars=by_id(each("calendars", calendars.calendar)),
         services=by_id(each("services", services.service)),
         customers=by_id(each("customers", customers.customer)),
@@ -223,6 +223,7 @@ def _build(ck: Checker, merged: _Merged) -> Catalogue:
         channels=by_id(each("channels", integrations.channel)),
         suppliers=by_id(each("suppliers", customers.supplier)),
     )
+    return instances.expand(ck, ctx, catalogue)
 
 
 def load_catalogue(directory: str | Path) -> Catalogue:

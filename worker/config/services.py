@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import partial
 
+from worker.config import instances
 from worker.config.context import Context
-from worker.config.fields import choice, http_status, ident, list_of, name, positive_duration, text, url
+from worker.config.fields import boolean, choice, http_status, ident, list_of, name, positive_duration, text, url
 from worker.config.places import At, Checker, Fields, fields_of, nested
 from worker.domain.model import DEFAULT_STALENESS_S, VALUE_DOMAINS, Probe, Service, Signal, SignalSource
 
@@ -25,9 +26,15 @@ def service(ctx: Context, ck: Checker, at: At) -> Service | None:
     probe = fields.get("probe", nested(_probe))
     has_probe = fields.present("probe")
     signals = fields.get("signals", nested(partial(_signals, ctx, has_probe=has_probe)), {})
+    per_customer = fields.get("per_customer", boolean, False)
     fields.done()
     if not ck.clean_since(mark):
         return None
+    instances.check_placeholders(ck, at, template=per_customer)
+    if not ck.clean_since(mark):
+        return None
+    if per_customer:
+        ctx.templates[service_id] = at
     return Service(
         id=service_id,
         name=service_name,
@@ -38,6 +45,7 @@ def service(ctx: Context, ck: Checker, at: At) -> Service | None:
         signals=signals,
         probe=probe,
         supplier=supplier,
+        per_customer=per_customer,
     )
 
 

@@ -156,11 +156,21 @@ class Service:
     signals: dict[str, SignalSource] = field(default_factory=dict)
     probe: Probe | None = None
     supplier: str | None = None  # the supplier who delivers it (SPEC 9.2), if any
+    # A template (`per_customer: true`) is never measured itself: the loader makes one instance
+    # per customer of its agreements, id `<template>.<customer>`, which is (issue 16).
+    per_customer: bool = False
+    template: str | None = None  # an instance: the template it was made from
+    customer: str | None = None  # an instance: the one customer it serves
 
     @property
     def staleness_s(self) -> float:
         up = self.signals.get(Signal.UP.value)
         return up.staleness_s if up else DEFAULT_STALENESS_S
+
+
+def instance_id(template: str, customer: str) -> str:
+    """The id of a per-customer template's instance for one customer (`site-link.a81001`)."""
+    return f"{template}.{customer}"
 
 
 @dataclass(frozen=True)

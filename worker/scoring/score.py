@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -22,6 +22,7 @@ from worker.domain.model import (
     Result,
     Service,
     Signal,
+    instance_id,
 )
 from worker.scoring import incidents as incident_rules
 from worker.scoring.calendars import OpenTime
@@ -46,6 +47,14 @@ class ObjectiveContext:
     calendar: Calendar
     service: Service
     excluded: tuple[MaintenanceWindow, ...]
+    customer: str | None = None  # a per-customer instance: the one customer it is scored for
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Its tally sheet's (agreement, objective): a per-customer instance has its own sheet,
+        while its results keep the objective's id (they are keyed by customer too)."""
+        objective = self.objective.id if self.customer is None else f"{self.objective.id}@{self.customer}"
+        return self.agreement.id, objective
 
     @cached_property
     def basis(self) -> str:
@@ -62,20 +71,49 @@ class ObjectiveContext:
 
 
 def contexts(catalogue: Catalogue, maintenance: Iterable[MaintenanceWindow]) -> list[ObjectiveContext]:
-    """One context per objective of every agreement, in agreement then objective order."""
+    """One context per objective of every agreement, in agreement then objective order; a
+    sample objective on a per-customer template gives one context per customer instead."""
     windows = list(maintenance)
     found = []
     for agreement in catalogue.agreements.values():
         for objective in agreement.objectives:
-            found.append(
-                ObjectiveContext(
-                    agreement=agreement,
-                    objective=objective,
-                    calendar=catalogue.calendars[objective.calendar],
-                    service=catalogue.services[objective.service],
-                    excluded=tuple(excluded_maintenance(objective, windows)),
-                )
+            service = catalogue.services[objective.service]
+            context = ObjectiveContext(
+                agreement=agreement,
+                objective=objective,
+                calendar=catalogue.calendars[objective.calendar],
+                service=service,
+                excluded=tuple(excluded_maintenance(objective, windows)),
             )
+            if service.per_customer and not objective.type.is_incident:
+                found.extend(_per_customer(catalogue, context, windows))
+            else:
+                found.append(context)
+    return found
+
+
+def _per_customer(
+    catalogue: Catalogue, template: ObjectiveContext, windows: list[MaintenanceWindow]
+) -> list[ObjectiveContext]:
+    """Customer C's share of an objective on a template service: scored against C's instance
+    (`<template>.C`) for C alone. The objective keeps its id, so results stay keyed (agreement,
+    customer, objective, period) and name the instance as their service. Maintenance on the
+    template covers every instance; an incident objective is not split (incidents carry their
+    customer already)."""
+    found = []
+    for customer in template.agreement.customers:
+        instance = catalogue.services[instance_id(template.service.id, customer)]
+        objective = replace(template.objective, service=instance.id)
+        found.append(
+            replace(
+                template,
+                agreement=replace(template.agreement, customers=(customer,)),
+                objective=objective,
+                service=instance,
+                excluded=template.excluded + tuple(excluded_maintenance(objective, windows)),
+                customer=customer,
+            )
+        )
     return found
 
 

@@ -115,6 +115,7 @@ def sample_streams(catalogue: Catalogue, source_id: str) -> list[tuple[str, str,
     return [
         (service.id, signal, signal_source.query)
         for service in catalogue.services.values()
+        if not service.per_customer  # a template's queries hold placeholders: its instances are measured
         for signal, signal_source in service.signals.items()
         if signal_source.source == source_id
     ]

@@ -141,7 +141,7 @@ class _Objective:
 
     @property
     def key(self) -> tuple[str, str]:
-        return self.context.agreement.id, self.context.objective.id
+        return self.context.key
 
 
 class _CountedTime:
@@ -163,7 +163,7 @@ def _score_samples(
     """Service by service (to bound memory): load the stored sheets and the samples, plan
     which days to tally and which objectives share a tally, compute, then add up each
     objective's sheet; the sheets that changed are written at the end."""
-    stored = tally_store.load_sheets(conn, period, [(c.agreement.id, c.objective.id) for c, _ in work]) if changes is not None else {}
+    stored = tally_store.load_sheets(conn, period, [c.key for c, _ in work]) if changes is not None else {}
     by_service: dict[str, list[_Objective]] = defaultdict(list)
     for context, whole_window in work:
         window = (whole_window[0], max(whole_window[0], min(whole_window[1], now_s)))
