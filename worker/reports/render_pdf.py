@@ -205,12 +205,14 @@ def _figure_height(data: bytes | None, block: Figure, pdf: _Pdf) -> float:
 
 
 def _table_start_height(pdf: _Pdf, block: Table) -> float:
-    """The header row and the first FIRST_ROWS rows, as fpdf2 will lay them out."""
+    """The header row and the first FIRST_ROWS rows, as fpdf2 will lay them out (of the first
+    part, when the table is drawn in parts)."""
+    block, label = _split(pdf, block)[0]
     layout = _table_layout(pdf, block)
     height = _row_height(pdf, layout, [c.title for c in block.columns], bold=True)
     for cells in block.rows[:FIRST_ROWS]:
         height += _row_height(pdf, layout, [_text(c) for c in cells], bold=False)
-    return height + 1
+    return height + 1 + (_paragraph_height(pdf, Paragraph(label)) if label else 0)
 
 
 def _row_height(pdf: _Pdf, layout: _TableLayout, texts: list[str], *, bold: bool) -> float:
@@ -293,6 +295,10 @@ def _text(cell: Cell) -> str:
     return f"{cell.text}\n{cell.sub}" if cell.sub else cell.text
 
 
+MIN_COLUMN = 6.0  # mm: a few characters of 8 pt with the padding; no column is ever narrower
+MAX_COLUMN_SHARE = 0.5  # of the page: a word wider than this breaks rather than crowding the rest out
+
+
 @dataclass(frozen=True)
 class _TableLayout:
     widths: tuple[float, ...]
@@ -303,17 +309,27 @@ class _TableLayout:
 
 
 def _table_layout(pdf: _Pdf, block: Table) -> _TableLayout:
-    strip = block.style == "strip"
-    size, line_h, pad_y, pad_x = (7, 3.6, 1.2, 0.6) if strip else (8, 4.0, 1.4, 1.6)
-    # A header (and a cell) wraps between its words only: each column at least as wide as its
-    # longest word, in the weight it is set in.
+    size, line_h, pad_y, pad_x = _metrics(block)
+    return _TableLayout(_fit_widths([c.weight for c in block.columns], _least_widths(pdf, block), CONTENT), size, line_h, pad_y, pad_x)
+
+
+def _metrics(block: Table) -> tuple[float, float, float, float]:
+    """Font size, line height, vertical and horizontal padding of a table's cells."""
+    return (7, 3.6, 1.2, 0.6) if block.style == "strip" else (8, 4.0, 1.4, 1.6)
+
+
+def _least_widths(pdf: _Pdf, block: Table) -> list[float]:
+    """Each column's least width: a header (and a cell) wraps between its words only, so each
+    column is at least as wide as its longest word, in the weight it is set in; never more
+    than MAX_COLUMN_SHARE of the page (a longer word breaks) nor less than MIN_COLUMN."""
+    size, _, _, pad_x = _metrics(block)
     least = [_longest_word(pdf, column.title, True, size) + 2 * pad_x + 0.8 for column in block.columns]
     for cells in block.rows:
-        for i, cell in enumerate(cells):
+        for i, cell in enumerate(cells[: len(least)]):
             if not cell.chips:
                 words = max(_longest_word(pdf, cell.text, cell.bold or cell.status is not None, size), _longest_word(pdf, cell.sub, False, size))
                 least[i] = max(least[i], words + 2 * pad_x + 0.8)
-    return _TableLayout(_fit_widths([c.weight for c in block.columns], least, CONTENT), size, line_h, pad_y, pad_x)
+    return [min(max(w, MIN_COLUMN), CONTENT * MAX_COLUMN_SHARE) for w in least]
 
 
 def _longest_word(pdf: _Pdf, text: str, bold: bool, size: float) -> float:
@@ -343,6 +359,71 @@ def _fit_widths(weights: list[float], least: list[float], total: float) -> tuple
 
 
 def _table(pdf: _Pdf, block: Table) -> None:
+    """A table; one too wide for the page (more columns than fit at their least widths) is
+    drawn as several tables one under the other, each with the first column and as many of
+    the others as fit, so no column is squeezed below a legible width."""
+    parts = _split(pdf, block)
+    for number, (part, label) in enumerate(parts, 1):
+        if label:
+            if number > 1:
+                _keep_together(pdf, _table_start_height(pdf, part) + 6)
+            _paragraph(pdf, Paragraph(label, "muted"))
+        _table_part(pdf, part)
+
+
+def _split(pdf: _Pdf, block: Table) -> list[tuple[Table, str]]:
+    """The table as the parts it is drawn in, each with the words above it (none when the
+    table fits in one)."""
+    parts = _column_parts(_least_widths(pdf, block))
+    if len(parts) == 1:
+        return [(block, "")]
+    out = []
+    for number, columns in enumerate(parts, 1):
+        pick = (0, *columns)
+        part = Table(
+            tuple(block.columns[i] for i in pick),
+            tuple(tuple(row[i] if i < len(row) else Cell() for i in pick) for row in block.rows),
+            block.style,
+            block.note if number == len(parts) else "",
+        )
+        out.append((part, f"Part {number} of {len(parts)} of a table too wide for the page: columns {columns[0]} to {columns[-1]} of {len(block.columns) - 1}."))
+    return out
+
+
+def _column_parts(least: list[float]) -> list[tuple[int, ...]]:
+    """The columns after the first in groups that fit the page beside the first at their
+    least widths; one group (all the columns) when the whole table fits."""
+    if sum(least) <= CONTENT or len(least) < 2:
+        return [tuple(range(1, len(least)))]
+    parts: list[tuple[int, ...]] = []
+    current: list[int] = []
+    room = CONTENT - least[0]
+    for i in range(1, len(least)):
+        if current and sum(least[j] for j in current) + least[i] > room:
+            parts.append(tuple(current))
+            current = []
+        current.append(i)
+    parts.append(tuple(current))
+    return parts
+
+
+MAX_CELL_LINES = 40  # a row must fit on one page (fpdf2 cannot split one): longer cells are cut
+CUT = "… (cut: too long for one page)"
+
+
+def _capped(pdf: _Pdf, text: str, width: float, layout: _TableLayout, cell: Cell) -> str:
+    """The cell's text, cut to MAX_CELL_LINES lines (saying so) when it would make its row
+    taller than a page; short texts are not measured."""
+    if len(text) < MAX_CELL_LINES * 4:
+        return text
+    pdf.set_font(FONT, "B" if cell.bold or cell.status is not None else "", layout.size)
+    lines = pdf.lines_of(width - 2 * layout.pad_x, layout.line_h, text)
+    if len(lines) <= MAX_CELL_LINES:
+        return text
+    return "\n".join(line.strip() for line in lines[: MAX_CELL_LINES - 1]) + "\n" + CUT
+
+
+def _table_part(pdf: _Pdf, block: Table) -> None:
     layout = _table_layout(pdf, block)
     size = layout.size
     pdf.set_font(FONT, "", size)
@@ -365,9 +446,9 @@ def _table(pdf: _Pdf, block: Table) -> None:
             heading.cell(column.title)
         for cells in block.rows:
             row = table.row()
-            for column, cell in zip(block.columns, cells):
+            for column, cell, width in zip(block.columns, cells, layout.widths):
                 align = {"left": "LEFT", "right": "RIGHT", "center": "CENTER"}[cell.align if cell.align != "left" else column.align]
-                row.cell(_text(cell), align=align, style=_style(cell))
+                row.cell(_capped(pdf, _text(cell), width, layout, cell), align=align, style=_style(cell))
     if block.note:
         pdf.ln(1)
         pdf.set_font(FONT, "I", 7.5)
