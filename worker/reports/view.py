@@ -35,6 +35,18 @@ NOT_MEASURED_LETTER = "n/m"
 PROVISIONAL = "PROVISIONAL: this month is not over or not final yet; figures may still change."
 
 
+NAMES_LISTED = 12  # a list of more customers than this is shown as a count and the first few names
+NAMES_FIRST = 3
+
+
+def names_text(names: Sequence[str]) -> str:
+    """Customers' names joined; a long list (a shared agreement with hundreds of practices) as
+    how many and the first few, so a table row stays readable and fits a page."""
+    if len(names) <= NAMES_LISTED:
+        return ", ".join(names)
+    return f"{len(names)} customers: {', '.join(names[:NAMES_FIRST])} and {len(names) - NAMES_FIRST} others"
+
+
 def status_cell(status: Status | None, text: str | None = None, *, sub: str = "") -> Cell:
     if status is None:
         return Cell(text if text is not None else "—", None, "center", sub=sub)
@@ -119,7 +131,7 @@ def agreements_table(agreements: Sequence[AgreementInfo], board: bool = False) -
         rows.append(
             (
                 Cell(a.name, bold=True, sub=a.id),
-                *((Cell(", ".join(a.customers)),) if board else ()),
+                *((Cell(names_text(a.customers)),) if board else ()),
                 Cell(effective_text(a)),
                 Cell(words, status=Status.AMBER if a.review_soon else None, bold=a.review_soon),
             )

@@ -8,7 +8,19 @@ from dataclasses import replace
 from datetime import date
 
 from worker.domain.model import Agreement, AgreementKind, Catalogue, Objective, Result, Status
-from worker.reports.board.model import WORST_COUNT, BoardObjective, BoardReport, ContractRow, MatrixRow
+from worker.reports.board.model import (
+    MATRIX_MAX_CUSTOMERS,
+    RED_BANDS,
+    WORST_COUNT,
+    WORST_CUSTOMERS,
+    BoardObjective,
+    BoardReport,
+    BoardSummary,
+    ContractRow,
+    CustomerStanding,
+    MatrixRow,
+    StatusGroup,
+)
 from worker.reports.board.review import review_hints
 from worker.reports.model import (
     TREND_MONTHS,
@@ -38,9 +50,11 @@ def build_board_report(catalogue: Catalogue, period: str, results: Sequence[Resu
     tz = report_zone(in_effect)
     issued = issue_date(period, tz, now_s)
     current = [r for r in results if r.period == period]
-    customer_ids = [c for c in catalogue.customers if any(r.customer == c for r in current)]
+    present = {r.customer for r in current}
+    customer_ids = [c for c in catalogue.customers if c in present]
     names = {c.id: c.name for c in catalogue.customers.values()}
     matrix, box = _matrix_and_box(catalogue, current, customer_ids)
+    summary = _summary(catalogue, current, customer_ids) if len(customer_ids) > MATRIX_MAX_CUSTOMERS else None
     objectives = {(a.id, o.id): (a, o) for a in catalogue.customer_agreements.values() for o in a.objectives}
     failing = sorted(
         (g for g in _grouped(catalogue, current, objectives, names) if g.result.status is not Status.GREEN),
@@ -55,7 +69,7 @@ def build_board_report(catalogue: Catalogue, period: str, results: Sequence[Resu
         final=bool(current) and all(r.final for r in current),
         months=months,
         customers=tuple(catalogue.customers[c] for c in customer_ids),
-        matrix=matrix,
+        matrix=() if summary else matrix,
         box=box,
         worst=tuple(failing[:WORST_COUNT]),
         worst_total=len(failing),
@@ -66,6 +80,64 @@ def build_board_report(catalogue: Catalogue, period: str, results: Sequence[Resu
         monthly_counts=tuple((month, status_counts(r.status for r in results if r.period == month)) for month in months),
         results=tuple(current),
         contracts=tuple(contract_rows(catalogue, period, months, contract_results, issued)),
+        services=len(matrix),
+        summary=summary,
+    )
+
+
+def _summary(catalogue: Catalogue, current: Sequence[Result], customer_ids: Sequence[str]) -> BoardSummary:
+    """The board's view when there are too many customers for one matrix: results by status
+    per customer kind and per agreement, the customers most at risk, and how many customers
+    have 0, 1, 2, … RED objectives."""
+    mine: dict[str, list[Result]] = {c: [] for c in customer_ids}
+    for r in current:
+        mine[r.customer].append(r)
+    customers = [catalogue.customers[c] for c in customer_ids]
+    kinds: dict[str, list[str]] = {}
+    for c in customers:
+        kinds.setdefault(c.kind, []).append(c.id)
+    by_kind = tuple(
+        _group(kind, kind, [r for c in ids for r in mine[c]]) for kind, ids in sorted(kinds.items(), key=lambda k: (-len(k[1]), k[0]))
+    )
+    under: dict[str, list[Result]] = {}
+    for r in current:
+        under.setdefault(r.agreement, []).append(r)
+    agreements = catalogue.customer_agreements
+    by_agreement = tuple(
+        _group(a, agreements[a].name if a in agreements else a, items)
+        for a, items in sorted(under.items(), key=lambda k: (list(agreements).index(k[0]) if k[0] in agreements else len(agreements), k[0]))
+    )
+    standings = [_standing(c.id, c.name, c.kind, mine[c.id]) for c in customers]
+    at_risk = sorted(
+        (s for s in standings if s.red or s.amber or s.no_data),
+        key=lambda s: (-s.red, s.lowest_budget if s.lowest_budget is not None else float("inf"), -s.no_data, -s.amber, s.name),
+    )
+    bands = [sum(1 for s in standings if min(s.red, RED_BANDS) == n) for n in range(RED_BANDS + 1)]
+    return BoardSummary(
+        by_kind=by_kind,
+        by_agreement=by_agreement,
+        worst_customers=tuple(at_risk[:WORST_CUSTOMERS]),
+        with_red=sum(1 for s in standings if s.red),
+        distribution=tuple((str(n) if n < RED_BANDS else f"{n} or more", count) for n, count in enumerate(bands)),
+    )
+
+
+def _group(key: str, name: str, items: Sequence[Result]) -> StatusGroup:
+    red = {r.customer for r in items if r.status is Status.RED}
+    return StatusGroup(key, name, len({r.customer for r in items}), status_counts(r.status for r in items), len(red))
+
+
+def _standing(customer: str, name: str, kind: str, items: Sequence[Result]) -> CustomerStanding:
+    budgets = [r.error_budget_remaining for r in items if r.error_budget_remaining is not None]
+    return CustomerStanding(
+        customer=customer,
+        name=name,
+        kind=kind,
+        red=sum(r.status is Status.RED for r in items),
+        amber=sum(r.status is Status.AMBER for r in items),
+        no_data=sum(r.status is Status.NO_DATA for r in items),
+        results=len(items),
+        lowest_budget=min(budgets, default=None),
     )
 
 
@@ -110,7 +182,8 @@ def _matrix_and_box(
     cell: dict[tuple[str, str], list[Status]] = {}
     for r in current:
         cell.setdefault((r.service, r.customer), []).append(r.status)
-    services = [s for s in catalogue.services.values() if any(key[0] == s.id for key in cell)]
+    with_results = {key[0] for key in cell}
+    services = [s for s in catalogue.services.values() if s.id in with_results]
     matrix = tuple(
         MatrixRow(s.id, s.name, tuple(worst(cell[(s.id, c)]) if (s.id, c) in cell else None for c in customer_ids))
         for s in services
@@ -118,7 +191,9 @@ def _matrix_and_box(
     by_service: dict[str, list[Status]] = {}
     for (service, _), statuses in cell.items():
         by_service.setdefault(service, []).extend(statuses)
-    receivers = {s: len({c for (sv, c) in cell if sv == s}) for s in by_service}
+    receivers: dict[str, int] = {}
+    for service, _ in cell:
+        receivers[service] = receivers.get(service, 0) + 1
     return matrix, boston_box(catalogue, {s: worst(v) for s, v in by_service.items()}, receivers)
 
 
@@ -128,24 +203,23 @@ def _grouped(
     """One row per figure: the customers with the same value and status of an objective
     together (a shared agreement's sample objectives score the same for all of them)."""
     groups: dict[tuple[str, str, float | None, Status], BoardObjective] = {}
+    members: dict[tuple[str, str, float | None, Status], list[str]] = {}
     for r in items:
         if (r.agreement, r.objective) not in objectives:
             continue
         _, objective = objectives[(r.agreement, r.objective)]
         key = (r.agreement, r.objective, r.value, r.status)
-        name = names.get(r.customer, r.customer)
-        if key in groups:
-            groups[key] = replace(groups[key], customers=(*groups[key].customers, name))
-        else:
+        members.setdefault(key, []).append(names.get(r.customer, r.customer))
+        if key not in groups:
             groups[key] = BoardObjective(
                 r.agreement,
                 objective,
                 service_name(catalogue, r.service),
                 measure_words(objective, catalogue.calendars.get(objective.calendar)),
-                (name,),
+                (),
                 r,
             )
-    return list(groups.values())
+    return [replace(group, customers=tuple(members[key])) for key, group in groups.items()]
 
 
 def _rank(result: Result) -> tuple[int, float]:

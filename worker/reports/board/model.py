@@ -12,6 +12,12 @@ from worker.domain.model import Customer, Objective, Result, Status
 from worker.reports.model import AgreementInfo, BostonBox
 
 WORST_COUNT = 10
+# Above this many customers the customer × service matrix is replaced by summaries (SPEC 8 at a
+# regional shared service's size): an A4 page holds the service column and about twelve status
+# columns wide enough for "NO DATA" in 8 pt (docs/reports.md).
+MATRIX_MAX_CUSTOMERS = 12
+WORST_CUSTOMERS = 15  # customers listed in "the customers most at risk"
+RED_BANDS = 3  # the distribution counts customers with 0, 1, 2 and RED_BANDS or more RED objectives
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,43 @@ class ContractRow:
 
 
 @dataclass(frozen=True)
+class StatusGroup:
+    """A group of customers (of one kind, or under one agreement): how many, their results
+    by status, and how many of them have at least one RED objective."""
+
+    key: str  # the kind, or the agreement id
+    name: str
+    customers: int
+    counts: dict[Status, int]
+    with_red: int
+
+
+@dataclass(frozen=True)
+class CustomerStanding:
+    """One customer's results this month, for ranking the customers most at risk."""
+
+    customer: str  # id
+    name: str
+    kind: str
+    red: int  # objectives RED
+    amber: int
+    no_data: int
+    results: int
+    lowest_budget: float | None  # the least error budget left across its objectives
+
+
+@dataclass(frozen=True)
+class BoardSummary:
+    """What replaces the customer × service matrix above MATRIX_MAX_CUSTOMERS customers."""
+
+    by_kind: tuple[StatusGroup, ...]
+    by_agreement: tuple[StatusGroup, ...]
+    worst_customers: tuple[CustomerStanding, ...]  # most RED objectives, then least budget left
+    with_red: int  # customers with at least one RED objective
+    distribution: tuple[tuple[str, int], ...]  # ("0", customers with no RED objective), ("1", …), …, ("3 or more", …)
+
+
+@dataclass(frozen=True)
 class BoardReport:
     period: str
     issued: date
@@ -82,6 +125,8 @@ class BoardReport:
     results: tuple[Result, ...]
     worst_total: int = 0  # rows of `worst` before it was cut to WORST_COUNT
     contracts: tuple[ContractRow, ...] = ()  # suppliers' contract objectives (SPEC 9.2)
+    services: int = 0  # services with results this month
+    summary: BoardSummary | None = None  # above MATRIX_MAX_CUSTOMERS customers, instead of `matrix`
     kind: str = field(default="board", init=False)
 
     @property

@@ -6,7 +6,15 @@ review assistant. Pure."""
 from __future__ import annotations
 
 from worker.domain.model import Status
-from worker.reports.board.model import BoardReport, ContractRow, Spread
+from worker.reports.board.model import (
+    RED_BANDS,
+    BoardReport,
+    BoardSummary,
+    ContractRow,
+    CustomerStanding,
+    Spread,
+    StatusGroup,
+)
 from worker.reports.document import Block, Cell, Column, Document, Figure, Paragraph, Section, StatusBars, Table
 from worker.reports.view import (
     ROUNDING,
@@ -16,6 +24,7 @@ from worker.reports.view import (
     box_table,
     effective_text,
     meta,
+    names_text,
     status_cell,
     strip_cell,
     summary_chips,
@@ -56,7 +65,7 @@ def board_document(report: BoardReport) -> Document:
                 ),
             ),
         ),
-        _matrix(report),
+        _matrix(report) if report.summary is None else _summary(report, report.summary),
         Section(
             "The portfolio in the Boston Box",
             (
@@ -103,7 +112,7 @@ def _board_counts_sentence(report: BoardReport) -> str:
     found = report.spread
     objectives = len({(r.agreement, r.objective) for r in report.results})
     head = (
-        f"{_plural(len(report.customers), 'customer')}, {_plural(len(report.matrix), 'service')}, "
+        f"{_plural(len(report.customers), 'customer')}, {_plural(report.services, 'service')}, "
         f"{_plural(objectives, 'objective')}. An objective is scored once for each customer its agreement covers: "
         f"{_plural(len(report.results), 'result')} this month. "
     )
@@ -136,6 +145,105 @@ def _matrix(report: BoardReport) -> Section:
     )
 
 
+KIND_WORDS = {"nhs-organisation": "NHS organisation"}
+COUNT_ORDER = (Status.RED, Status.AMBER, Status.GREEN, Status.NO_DATA)
+
+
+def kind_words(kind: str) -> str:
+    """A customer kind as the board reads it: `primary-care` → `Primary care`."""
+    words = KIND_WORDS.get(kind, kind.replace("-", " ").replace("_", " "))
+    return words[:1].upper() + words[1:]
+
+
+def _summary(report: BoardReport, summary: BoardSummary) -> Section:
+    """Above MATRIX_MAX_CUSTOMERS customers: the matrix would be one column per customer, so
+    the board sees the customers by kind and by agreement, the customers most at risk and
+    how many RED objectives each customer has."""
+    customers = len(report.customers)
+    return Section(
+        "Customers and services",
+        (
+            Paragraph(
+                f"{_plural(customers, 'customer')} and {_plural(report.services, 'service')}: too many for one table of "
+                f"every customer and service, so they are summed up below. {_plural(summary.with_red, 'customer')} "
+                f"{'has' if summary.with_red == 1 else 'have'} at least one objective RED this month. Each customer's own "
+                "monthly report has its full detail."
+            ),
+            Paragraph("By kind of customer", "heading"),
+            _groups_table("Kind of customer", summary.by_kind, kinds=True),
+            Paragraph("By agreement", "heading"),
+            _groups_table("Agreement", summary.by_agreement, kinds=False),
+            Paragraph("RED objectives per customer", "heading"),
+            Table(
+                (Column("RED objectives this month", weight=2.0), Column("Customers", "right", 1.0), Column("Share of customers", "right", 1.0)),
+                tuple(
+                    (
+                        Cell(f"{band} RED", bold=True),
+                        Cell(str(count), align="right"),
+                        Cell(f"{100 * count / customers:.1f}%" if customers else "—", align="right"),
+                    )
+                    for band, count in summary.distribution
+                ),
+                note=f"Each customer counted once, by how many of its objectives were RED ({RED_BANDS} or more together).",
+            ),
+            Paragraph("Customers most at risk", "heading"),
+            _standings_table(summary.worst_customers, customers),
+        ),
+    )
+
+
+def _count_cell(status: Status, count: int) -> Cell:
+    return status_cell(status, str(count)) if count and status is not Status.GREEN else Cell(str(count), align="right")
+
+
+def _groups_table(title: str, groups: tuple[StatusGroup, ...], *, kinds: bool) -> Table:
+    return Table(
+        (Column(title, weight=2.6), Column("Customers", "right", 1.0))
+        + tuple(Column(STATUS_LABEL[s], "right", 0.9) for s in COUNT_ORDER)
+        + (Column("Customers with a RED", "right", 1.2),),
+        tuple(
+            (
+                Cell(kind_words(g.name), bold=True) if kinds else Cell(g.name, bold=True, sub=g.key if g.key != g.name else ""),
+                Cell(str(g.customers), align="right"),
+            )
+            + tuple(_count_cell(s, g.counts.get(s, 0)) for s in COUNT_ORDER)
+            + (Cell(str(g.with_red), align="right", bold=bool(g.with_red)),)
+            for g in groups
+        ),
+        note="RED, AMBER, GREEN, NO DATA: results this month, one per objective per customer.",
+    )
+
+
+def _standings_table(standings: tuple[CustomerStanding, ...], customers: int) -> Block:
+    if not standings:
+        return Paragraph("Every customer met every target and warning level this month.")
+    return Table(
+        (
+            Column("Customer", weight=2.8),
+            Column("Kind", weight=1.4),
+            Column("RED", "right", 0.7),
+            Column("AMBER", "right", 0.8),
+            Column("NO DATA", "right", 0.8),
+            Column("Objectives", "right", 1.0),
+            Column("Least budget left", "right", 1.1),
+        ),
+        tuple(
+            (
+                Cell(s.name, bold=True, sub=s.customer),
+                Cell(kind_words(s.kind)),
+                _count_cell(Status.RED, s.red),
+                _count_cell(Status.AMBER, s.amber),
+                _count_cell(Status.NO_DATA, s.no_data),
+                Cell(str(s.results), align="right"),
+                Cell(ratio_percent(s.lowest_budget), align="right"),
+            )
+            for s in standings
+        ),
+        note=f"The {len(standings)} customers most at risk of {customers}: most RED objectives first, then the least "
+        "error budget left (negative when overspent).",
+    )
+
+
 def _worst(report: BoardReport) -> Section:
     if not report.worst:
         return Section("Objectives most at risk", (Paragraph("Every objective met its target and warning level this month."),))
@@ -143,7 +251,7 @@ def _worst(report: BoardReport) -> Section:
         (
             Cell(w.service_name, bold=True, sub=w.agreement),
             Cell(w.measure),
-            Cell(", ".join(w.customers)),
+            Cell(names_text(w.customers)),
             Cell(target_text(w.result.target), align="right"),
             Cell(percent(w.result.value), align="right", bold=True),
             status_cell(w.result.status),
@@ -296,7 +404,7 @@ def _assistant(report: BoardReport) -> Section:
                     (
                         Cell(h.service_name, bold=True, sub=h.agreement),
                         Cell(h.measure),
-                        Cell(", ".join(h.customers)),
+                        Cell(names_text(h.customers)),
                         Cell(target_text(h.target), align="right"),
                         Cell(percent(h.lowest), align="right"),
                         Cell(str(h.months_with_data), align="right"),
@@ -316,7 +424,7 @@ def _assistant(report: BoardReport) -> Section:
                     (
                         Cell(h.service_name, bold=True, sub=h.agreement),
                         Cell(h.measure),
-                        Cell(", ".join(h.customers)),
+                        Cell(names_text(h.customers)),
                         Cell(target_text(h.target), align="right"),
                         Cell(f"{h.months_missed} of 12", align="right", status=Status.RED, bold=True),
                         Cell(percent(h.lowest), align="right"),
