@@ -1,0 +1,113 @@
+"""Per-customer service instances (issue 16) beyond scoring: a practice's report, its burn rates,
+its alerts and the maintenance and incidents on a template are each its own link's, from its
+own samples, and never another practice's."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from worker.config import load_catalogue
+from worker.domain.model import Catalogue
+from worker.reports import gather
+from worker.reports.customer.build import build_customer_report
+from worker.reports.customer.view import customer_document
+from worker.reports.render_text import render_text
+from worker.usecases.ingest import ingest
+from worker.usecases.score import score_period
+
+CONFIG = """\
+    calendars:
+      - {id: always, hours: 24x7}
+    sources:
+      - {id: drop, kind: file_drop, path: var/incoming}
+    services:
+      - id: site-link
+        name: Site link
+        per_customer: true
+        signals:
+          up: {source: drop, staleness: 10m}
+    customers:
+      - {id: gp1, name: Riverside Practice, kind: primary-care, ods_code: A81001}
+      - {id: gp2, name: Hill Practice, kind: primary-care, ods_code: A81002}
+    agreements:
+      - id: links
+        name: Practice links
+        timezone: UTC
+        customers: [gp1, gp2]
+        objectives:
+          - {id: link-up, service: site-link, type: availability, target: 99, calendar: always}
+          - {id: link-fix, service: site-link, type: incident_resolution, priority: P2, within: 8h, target: 90, calendar: always}
+    """
+OCTOBER = datetime(2026, 10, 1, tzinfo=UTC)
+NOW = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def catalogue(tmp_path: Path) -> Catalogue:
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "all.yaml").write_text(textwrap.dedent(CONFIG))
+    return load_catalogue(config)
+
+
+def up_rows(service: str, start: datetime, end: datetime, down: tuple[datetime, datetime] | None = None) -> list[str]:
+    """An `up` sample every 5 minutes from start to end, 0 inside `down`."""
+    rows, at = [], start
+    while at < end:
+        value = 0 if down is not None and down[0] <= at < down[1] else 1
+        rows.append(f"{at:%Y-%m-%dT%H:%M:%SZ},{service},up,{value}")
+        at += timedelta(minutes=5)
+    return rows
+
+
+def samples(*rows: list[str]) -> bytes:
+    return ("timestamp,service,signal,value\n" + "\n".join(r for part in rows for r in part) + "\n").encode()
+
+
+GP1_DOWN = (datetime(2026, 10, 10, 10, 0, tzinfo=UTC), datetime(2026, 10, 10, 12, 0, tzinfo=UTC))
+GP2_DOWN = (datetime(2026, 10, 20, 14, 0, tzinfo=UTC), datetime(2026, 10, 20, 14, 30, tzinfo=UTC))
+
+
+def october(engine: Engine, catalogue: Catalogue) -> None:
+    end = datetime(2026, 11, 1, tzinfo=UTC)
+    data = samples(up_rows("site-link.gp1", OCTOBER, end, GP1_DOWN), up_rows("site-link.gp2", OCTOBER, end, GP2_DOWN))
+    ingest(engine, catalogue, "samples", data, NOW)
+
+
+def report_of(engine: Engine, catalogue: Catalogue, customer: str):
+    with engine.connect() as conn:
+        inputs = gather.customer_inputs(conn, catalogue, customer, "2026-10", NOW.timestamp())
+    report = build_customer_report(catalogue, inputs)
+    return report, render_text(customer_document(report))
+
+
+# --- 1. customer reports ---------------------------------------------------------------------------
+
+
+def test_a_practices_report_shows_its_own_links_outage_from_its_own_samples_and_no_other_practices(engine, catalogue):
+    october(engine, catalogue)
+    score_period(engine, catalogue, "2026-10", NOW, 0.0)
+
+    gp1, gp1_text = report_of(engine, catalogue, "gp1")
+    gp2, gp2_text = report_of(engine, catalogue, "gp2")
+
+    assert [(o.service, o.service_name, o.start_s, o.end_s) for o in gp1.outages] == [
+        ("site-link.gp1", "Site link (Riverside Practice)", GP1_DOWN[0].timestamp(), GP1_DOWN[1].timestamp())
+    ]
+    assert [(o.service, o.start_s) for o in gp2.outages] == [("site-link.gp2", GP2_DOWN[0].timestamp())]
+    assert [o.count for o in gp1.outage_summary] == [1]
+    assert [t.service for t in gp1.trends] == ["site-link.gp1"]  # its link's chart
+    assert {r.service_name for r in gp1.rows} == {"Site link (Riverside Practice)"}  # incidents too: one link
+    assert gp1.gaps == ()  # its own samples were loaded: no gap
+    assert "Site link (Riverside Practice)" in gp1_text
+    assert "10 Oct" in gp1_text or "2026-10-10" in gp1_text
+    for other in ("Hill Practice", "site-link.gp2", "gp2", "20 Oct"):
+        assert other not in gp1_text
+    for other in ("Riverside Practice", "site-link.gp1", "10 Oct"):
+        assert other not in gp2_text
+
