@@ -13,12 +13,16 @@ from sqlalchemy import Engine
 
 from worker.config import load_catalogue
 from worker.domain.model import Catalogue
+from worker.metrics.burn_rates import refresh_burn_rates
+from worker.metrics.collector import collect_families
 from worker.reports import gather
 from worker.reports.customer.build import build_customer_report
 from worker.reports.customer.view import customer_document
 from worker.reports.render_text import render_text
+from worker.storage.burn_rates import load_burn_rates
+from worker.storage.results import load_results
 from worker.usecases.ingest import ingest
-from worker.usecases.score import score_period
+from worker.usecases.score import score_pending, score_period
 
 CONFIG = """\
     calendars:
@@ -111,3 +115,51 @@ def test_a_practices_report_shows_its_own_links_outage_from_its_own_samples_and_
     for other in ("Riverside Practice", "site-link.gp1", "10 Oct"):
         assert other not in gp2_text
 
+
+
+# --- 2. metrics and burn rates ---------------------------------------------------------------------
+
+T0 = datetime(2026, 10, 14, 9, 0, tzinfo=UTC)
+
+
+def last_hours(engine: Engine, catalogue: Catalogue, now: datetime, *, gp1_down_from: datetime | None = None,
+               gp2_until: datetime | None = None) -> None:
+    """Six hours of both links up to `now`: gp1 down from `gp1_down_from`, gp2 silent after `gp2_until`."""
+    start = now - timedelta(hours=6)
+    gp1 = up_rows("site-link.gp1", start, now, None if gp1_down_from is None else (gp1_down_from, now))
+    gp2 = up_rows("site-link.gp2", start, gp2_until or now)
+    ingest(engine, catalogue, "samples", samples(gp1, gp2), now)
+
+
+def burn_1h(engine: Engine) -> dict[str, float | None]:
+    with engine.connect() as conn:
+        return {b.customer: b.burn_rate for b in load_burn_rates(conn) if b.objective == "link-up" and b.window == "1h"}
+
+
+def test_each_practices_burn_rate_comes_from_its_own_links_samples(engine, catalogue):
+    last_hours(engine, catalogue, T0, gp1_down_from=T0 - timedelta(minutes=30))
+    score_pending(engine, catalogue, T0, 6 * 3600.0)
+    refresh_burn_rates(engine, catalogue, T0)
+
+    rates = burn_1h(engine)
+    assert rates["gp1"] == pytest.approx(50.0, rel=0.1)  # half the hour down, 1% budget: burning at 50×
+    assert rates["gp2"] == 0.0
+
+
+def test_a_practices_series_name_the_configured_service_and_their_own_customer(engine, catalogue):
+    last_hours(engine, catalogue, T0, gp1_down_from=T0 - timedelta(minutes=30))
+    score_pending(engine, catalogue, T0, 6 * 3600.0)
+    refresh_burn_rates(engine, catalogue, T0)
+
+    with engine.connect() as conn:
+        families = {f.name: f for f in collect_families(conn, catalogue, T0)}
+    status = {(s.labels["customer"], s.labels["service"]) for s in families["sla_objective_status"].samples
+              if s.labels["objective"] == "link-up"}
+    burn = {(s.labels["customer"], s.labels["service"]): s.value for s in families["sla_burn_rate"].samples
+            if s.labels["objective"] == "link-up" and s.labels["window"] == "1h"}
+    assert status == {("gp1", "site-link"), ("gp2", "site-link")}
+    assert burn[("gp1", "site-link")] > 0 and burn[("gp2", "site-link")] == 0
+    with engine.connect() as conn:  # while the results themselves name the instance measured
+        assert {r.customer: r.service for r in load_results(conn, "2026-10") if r.objective == "link-up"} == {
+            "gp1": "site-link.gp1", "gp2": "site-link.gp2"
+        }
