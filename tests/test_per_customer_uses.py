@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
+from worker.alerts.evaluate import evaluate
 from worker.config import load_catalogue
 from worker.domain.model import Catalogue
 from worker.metrics.burn_rates import refresh_burn_rates
@@ -21,6 +22,7 @@ from worker.reports.customer.view import customer_document
 from worker.reports.render_text import render_text
 from worker.storage.burn_rates import load_burn_rates
 from worker.storage.results import load_results
+from worker.storage.tables import alerts
 from worker.usecases.ingest import ingest
 from worker.usecases.score import score_pending, score_period
 
@@ -163,3 +165,42 @@ def test_a_practices_series_name_the_configured_service_and_their_own_customer(e
         assert {r.customer: r.service for r in load_results(conn, "2026-10") if r.objective == "link-up"} == {
             "gp1": "site-link.gp1", "gp2": "site-link.gp2"
         }
+
+
+# --- 3. alerts -------------------------------------------------------------------------------------
+
+
+def firing(engine: Engine) -> set[tuple[str, str, str]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(alerts.c.rule, alerts.c.customer, alerts.c.service)
+            .where(alerts.c.objective == "link-up", alerts.c.firing_since.is_not(None))
+        ).all()
+    return {tuple(r) for r in rows}
+
+
+def run_alerts(engine: Engine, catalogue: Catalogue, now: datetime) -> None:
+    score_pending(engine, catalogue, now, 6 * 3600.0)
+    refresh_burn_rates(engine, catalogue, now)
+    evaluate(engine, catalogue, now)
+
+
+def test_a_practice_whose_link_is_down_pages_for_that_practice_only(engine, catalogue):
+    last_hours(engine, catalogue, T0, gp1_down_from=T0 - timedelta(minutes=30))
+    run_alerts(engine, catalogue, T0)
+
+    assert {(rule, customer) for rule, customer, _ in firing(engine) if rule == "fast-burn"} == {("fast-burn", "gp1")}
+    assert {service for _, customer, service in firing(engine) if customer == "gp1"} == {"site-link.gp1"}
+    assert not any(customer == "gp2" for _, customer, _ in firing(engine))
+
+
+def test_a_practice_whose_link_stopped_reporting_gets_data_missing_and_the_others_do_not(engine, catalogue):
+    last_hours(engine, catalogue, T0)
+    run_alerts(engine, catalogue, T0)
+    assert firing(engine) == set(), "both links reporting: nothing"
+
+    later = T0 + timedelta(minutes=50)  # gp2's link stopped at T0; gp1's carried on
+    ingest(engine, catalogue, "samples", samples(up_rows("site-link.gp1", T0, later)), later)
+    run_alerts(engine, catalogue, later)
+
+    assert {(rule, customer) for rule, customer, _ in firing(engine) if rule == "data-missing"} == {("data-missing", "gp2")}
