@@ -204,3 +204,51 @@ def test_a_practice_whose_link_stopped_reporting_gets_data_missing_and_the_other
     run_alerts(engine, catalogue, later)
 
     assert {(rule, customer) for rule, customer, _ in firing(engine) if rule == "data-missing"} == {("data-missing", "gp2")}
+
+
+# --- 4. maintenance and incidents on a template ----------------------------------------------------
+
+
+def results_by_customer(engine: Engine, objective: str) -> dict[str, object]:
+    with engine.connect() as conn:
+        return {r.customer: r for r in load_results(conn, "2026-10") if r.objective == objective}
+
+
+def test_maintenance_written_for_the_template_excludes_its_time_on_every_practices_link(engine, catalogue):
+    october(engine, catalogue)
+    windows = [
+        f"site-link,{start:%Y-%m-%dT%H:%M:%SZ},{end:%Y-%m-%dT%H:%M:%SZ},2026-09-01T09:00:00Z,Line works,false"
+        for start, end in (GP1_DOWN, GP2_DOWN)
+    ]
+    ingest(engine, catalogue, "maintenance", ("service,start,end,announced,reason,emergency\n" + "\n".join(windows) + "\n").encode(), NOW)
+    score_period(engine, catalogue, "2026-10", NOW, 0.0)
+
+    found = results_by_customer(engine, "link-up")
+    assert {c: (r.value, r.bad) for c, r in found.items()} == {"gp1": (100.0, 0.0), "gp2": (100.0, 0.0)}
+    assert found["gp1"].total == pytest.approx(31 * 86400 - 9000)  # each link loses both windows (2 h 30 min)
+    assert found["gp2"].total == found["gp1"].total
+    gp1, _ = report_of(engine, catalogue, "gp1")
+    assert gp1.outages == ()
+    assert {(m.service, m.service_name, m.excluded) for m in gp1.maintenance} == {
+        ("site-link.gp1", "Site link (Riverside Practice)", True)
+    }
+
+
+def test_an_incident_for_one_practices_link_counts_for_that_practice_only(engine, catalogue):
+    october(engine, catalogue)
+    rows = [
+        "INC1,site-link,gp1,P2,2026-10-05T10:00:00Z,2026-10-05T10:30:00Z,2026-10-05T20:00:00Z,",  # 10 h: breached
+        "INC2,site-link,,P2,2026-10-06T10:00:00Z,2026-10-06T10:30:00Z,2026-10-06T12:00:00Z,",  # every practice: met
+    ]
+    ingest(engine, catalogue, "incidents", ("id,service,customer,priority,opened_at,responded_at,resolved_at,on_hold\n"
+                                            + "\n".join(rows) + "\n").encode(), NOW)
+    score_period(engine, catalogue, "2026-10", NOW, 0.0)
+
+    found = results_by_customer(engine, "link-fix")
+    assert {c: (r.good, r.bad, r.value) for c, r in found.items()} == {"gp1": (1.0, 1.0, 50.0), "gp2": (1.0, 0.0, 100.0)}
+    gp1, gp1_text = report_of(engine, catalogue, "gp1")
+    gp2, gp2_text = report_of(engine, catalogue, "gp2")
+    assert [(b.id, b.service_name) for b in gp1.breached] == [("INC1", "Site link (Riverside Practice)")]
+    assert gp2.breached == ()
+    assert [(r.met, r.breached) for r in gp2.incidents] == [(1, 0)]
+    assert "INC1" in gp1_text and "INC1" not in gp2_text
