@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from worker.alerts.evaluate import evaluate
+from worker.alerts.evaluate import evaluate, route_of
 from worker.config import load_catalogue
-from worker.domain.model import Catalogue
+from worker.domain.model import Catalogue, Channel, ChannelFilters, ChannelKind
 from worker.metrics.burn_rates import refresh_burn_rates
 from worker.metrics.collector import collect_families
 from worker.reports import gather
@@ -252,3 +252,12 @@ def test_an_incident_for_one_practices_link_counts_for_that_practice_only(engine
     assert gp2.breached == ()
     assert [(r.met, r.breached) for r in gp2.incidents] == [(1, 0)]
     assert "INC1" in gp1_text and "INC1" not in gp2_text
+
+
+def test_a_channel_asking_for_the_template_gets_every_practices_link_alerts(catalogue):
+    channel = Channel("links-desk", ChannelKind.WEBHOOK, None, ChannelFilters(services=("site-link",)))
+
+    route = route_of(channel, catalogue)
+
+    assert route.services is not None
+    assert set(route.services) == {"site-link", "site-link.gp1", "site-link.gp2"}
