@@ -41,9 +41,19 @@ class Evaluation:
     notifications: int
 
 
-def route_of(channel: Channel[Any]) -> Route:
+def route_of(channel: Channel[Any], catalogue: Catalogue | None = None) -> Route:
+    """A channel's filters as a route; a per-customer template among its services stands for
+    every instance of it (the alerts of `site-link.gp1` go where `site-link` is asked for)."""
     f = channel.filters
-    return Route(channel.id, f.severities, f.customers or None, f.services or None, f.repeat_interval_s)
+    services = f.services and (*f.services, *(i for s in f.services for i in _instances(catalogue, s)))
+    return Route(channel.id, f.severities, f.customers or None, services or None, f.repeat_interval_s)
+
+
+def _instances(catalogue: Catalogue | None, template: str) -> list[str]:
+    """The ids of a per-customer template's instances (none for any other service)."""
+    if catalogue is None:
+        return []
+    return [s.id for s in catalogue.services.values() if s.template == template]
 
 
 @dataclass(frozen=True)
@@ -58,11 +68,13 @@ class CountedTime:
         return max(1e-9, min(1.0, self.so_far_s / self.whole_s)) if self.whole_s > 0 else 1.0
 
 
-def _counted_times(conn: Any, catalogue: Catalogue, now_s: float) -> dict[tuple[str, str], CountedTime]:
-    """(agreement, objective) → the running period's counted time (|C|) gone by at `now` and
-    whole. Exact from the calendar (office hours, bank holidays, excluded maintenance), so
-    the whole period's budget is known, not guessed from the wall clock."""
-    found: dict[tuple[str, str], CountedTime] = {}
+def _counted_times(conn: Any, catalogue: Catalogue, now_s: float) -> dict[tuple[str, str, str | None], CountedTime]:
+    """(agreement, objective, customer) → the running period's counted time (|C|) gone by at
+    `now` and whole; customer None for every customer alike, a customer for its own instance
+    of a per-customer service (its own maintenance may differ, issue 16). Exact from the
+    calendar (office hours, bank holidays, excluded maintenance), so the whole period's budget
+    is known, not guessed from the wall clock."""
+    found: dict[tuple[str, str, str | None], CountedTime] = {}
     measured: dict[CountedKey, CountedTime] = {}
     for context in contexts(catalogue, all_maintenance(conn, catalogue)):
         window = scored_window(context.agreement, period_of(now_s, context.agreement.timezone))
@@ -72,7 +84,7 @@ def _counted_times(conn: Any, catalogue: Catalogue, now_s: float) -> dict[tuple[
         if shape not in measured:
             counted = counted_time(*shape)
             measured[shape] = CountedTime(clip(counted, window[0], now_s).measure, counted.measure)
-        found[(context.agreement.id, context.objective.id)] = measured[shape]
+        found[(context.agreement.id, context.objective.id, context.customer)] = measured[shape]
     return found
 
 
@@ -117,7 +129,7 @@ def evaluate(
         evaluated: set[AlertKey] = set()
         for k, result in results.items():
             used = {i: ratio for i, customer, ratio in near.get((k[0], k[2]), []) if customer in (None, k[1])}
-            times = counted.get((k[0], k[2]))
+            times = counted.get((k[0], k[2], k[1])) or counted.get((k[0], k[2], None))
             facts = Facts(
                 result, windows.get(k, {}), times.share if times else 1.0, used, coverage.get(k),
                 counted_whole_s=times.whole_s if times else None, period_ended=ended[k[0]],
@@ -136,9 +148,11 @@ def evaluate(
         old = store.load_states(conn)
         changed, transitions = rules.transitions(old, fired, now, evaluated, _ended_breaches(old, catalogue, now_s))
         states = {**old, **changed}
-        silenced = _silenced(states, store.active_silences(conn, now), _in_maintenance(conn, catalogue, now))
+        silenced = _silenced(
+            states, store.active_silences(conn, now), _in_maintenance(conn, catalogue, now), _templates(catalogue)
+        )
         due = rules.due_notifications(
-            states, transitions, [route_of(c) for c in catalogue.channels.values()], store.notified(conn, old), silenced, now
+            states, transitions, [route_of(c, catalogue) for c in catalogue.channels.values()], store.notified(conn, old), silenced, now
         )
         written = 0
         service_of = {k: s.service for k, s in states.items()}
@@ -199,17 +213,29 @@ def _clock_facts(
 
 
 def _in_maintenance(conn: Any, catalogue: Catalogue, now: datetime) -> set[str]:
-    return {w.service for w in all_maintenance(conn, catalogue) if w.start_at <= now < w.end_at}
+    """Services in maintenance at `now`; a per-customer template's window covers every instance."""
+    services = {w.service for w in all_maintenance(conn, catalogue) if w.start_at <= now < w.end_at}
+    return services | {i for s in services for i in _instances(catalogue, s)}
+
+
+def _templates(catalogue: Catalogue) -> dict[str, str]:
+    """Instance id → its per-customer template's id."""
+    return {s.id: s.template for s in catalogue.services.values() if s.template}
 
 
 def _silenced(
-    states: Mapping[AlertKey, AlertState], silences: list[tuple[str, str | None]], maintenance: set[str]
+    states: Mapping[AlertKey, AlertState],
+    silences: list[tuple[str, str | None]],
+    maintenance: set[str],
+    templates: Mapping[str, str] | None = None,
 ) -> set[AlertKey]:
+    """A silence of a per-customer template silences its instances too."""
     found = set()
     for key, state in states.items():
+        names = {state.service, (templates or {}).get(state.service, state.service)}
         if state.service in maintenance:
             found.add(key)
-        elif any(state.service == service and (customer is None or customer == key.customer) for service, customer in silences):
+        elif any(service in names and (customer is None or customer == key.customer) for service, customer in silences):
             found.add(key)
     return found
 

@@ -6,7 +6,7 @@ or, inside the numeric scoring core, float epoch seconds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
@@ -317,6 +317,21 @@ class Catalogue:
     def customer_agreements(self) -> dict[str, Agreement]:
         """The agreements with customers, without the contracts."""
         return {a.id: a for a in self.agreements.values() if not a.is_contract}
+
+    def seen_by(self, agreement: Agreement, customer: str) -> Agreement:
+        """The agreement as one customer has it: an objective on a per-customer template is on
+        the customer's own instance (`site-link.gp1`), whose samples scoring measures for it
+        (issue 16). Incidents are written on the template with their customer: for this
+        customer they are its instance's (the caller maps them, as `reports.gather` does)."""
+        objectives = tuple(self._own(o, customer) for o in agreement.objectives)
+        return agreement if objectives == agreement.objectives else replace(agreement, objectives=objectives)
+
+    def _own(self, objective: Objective, customer: str) -> Objective:
+        service = self.services.get(objective.service)
+        if service is None or not service.per_customer:
+            return objective
+        made = instance_id(objective.service, customer)
+        return replace(objective, service=made) if made in self.services else objective
 
 
 @dataclass(frozen=True)

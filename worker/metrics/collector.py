@@ -24,7 +24,8 @@ computed them and however many processes there are (or were).
 
 Every objective family carries `kind`: `agreement` for a customer's agreement, `contract` for a
 supplier's underpinning contract (SPEC 9.2: `agreement` is then the contract id and `customer`
-the supplier id). Label values are the configured ids. Only objectives, customers and agreements present in the
+the supplier id). Label values are the configured ids: `service` is the service the objective
+names, the template for a per-customer service (issue 16). Only objectives, customers and agreements present in the
 current configuration are served, so removing one from the YAML removes its series.
 """
 
@@ -191,6 +192,10 @@ def _objective_families(conn: Connection, catalogue: Catalogue, now: datetime, f
     periods = current_periods(catalogue, now)
     if not periods:
         return
+    # `service` is the service the objective names as configured: for a per-customer template
+    # (issue 16) the template id, not the instance the result was measured on, so a customer ×
+    # service view has one `site-link` column, not one column per practice (`customer` tells
+    # the practices apart; the instance id is `<service>.<customer>`).
     configured = {
         (a.id, customer, o.id): (o.service, o.type.value, a.kind.value)
         for a in catalogue.agreements.values()
@@ -204,16 +209,14 @@ def _objective_families(conn: Connection, catalogue: Catalogue, now: datetime, f
     coverage = families["sla_data_coverage_ratio"]
     t = results_table
     query = select(
-        t.c.agreement, t.c.customer, t.c.objective, t.c.period, t.c.service, t.c.type, t.c.target, t.c.value,
-        t.c.status, t.c.coverage, t.c.error_budget_remaining,
+        t.c.agreement, t.c.customer, t.c.objective, t.c.period, t.c.type, t.c.target, t.c.value, t.c.status,
+        t.c.coverage, t.c.error_budget_remaining,
     ).where(t.c.period.in_(sorted(set(periods.values()))))
-    for agreement, customer, objective, period, service, kind, target_pct, value, state, cover, remaining in conn.execute(
-        query
-    ):
+    for agreement, customer, objective, period, kind, target_pct, value, state, cover, remaining in conn.execute(query):
         shape = configured.get((agreement, customer, objective))
         if periods.get(agreement) != period or shape is None:
             continue
-        labels = [agreement, customer, service, objective, kind, shape[2]]
+        labels = [agreement, customer, shape[0], objective, kind, shape[2]]
         target.add_metric(labels, ratio(target_pct))
         status.add_metric(labels, STATUS_CODES.get(state, -1))
         if value is not None:

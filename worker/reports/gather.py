@@ -5,6 +5,8 @@ services its agreements give it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from sqlalchemy import Connection
 
@@ -28,13 +30,17 @@ def customer_inputs(conn: Connection, catalogue: Catalogue, customer: str, perio
     objectives = [o for a in agreements for o in a.objectives]
     services = sorted({o.service for o in objectives})
 
+    # An objective on a per-customer template is on this customer's instance (see
+    # `customer_agreements`): maintenance and incidents written for the template are, for this
+    # customer, its instance's (scoring counts them the same way).
+    instances = {s.template: s.id for o in objectives if (s := catalogue.services.get(o.service)) and s.template}
     incident_services = sorted({o.service for o in objectives if o.type.is_incident})
     incidents = (
         [
-            i
+            replace(i, service=instances[i.service]) if i.service in instances else i
             for i in incident_store.load_incidents(
                 conn,
-                services=incident_services,
+                services=[*(s for s in incident_services if s not in instances.values()), *instances],
                 opened_before=from_epoch_s(end_s),
                 open_or_stopped_after=from_epoch_s(start_s),
             )
@@ -44,9 +50,9 @@ def customer_inputs(conn: Connection, catalogue: Catalogue, customer: str, perio
         else []
     )
     maintenance = [
-        w
-        for w in list(catalogue.maintenance) + maintenance_store.load_maintenance(conn, services)
-        if w.service in services
+        replace(w, service=instances[w.service]) if w.service in instances else w
+        for w in list(catalogue.maintenance) + maintenance_store.load_maintenance(conn, [*services, *instances])
+        if w.service in services or w.service in instances
     ]
 
     available = sorted({o.service for o in objectives if o.type is ObjectiveType.AVAILABILITY})

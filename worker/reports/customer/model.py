@@ -203,5 +203,11 @@ class CustomerInputs:
 
 
 def customer_agreements(catalogue: Catalogue, customer: str, period: str) -> list[Agreement]:
-    """The customer's agreements with a day inside `period`, in configuration order."""
-    return [a for a in catalogue.agreements.values() if customer in a.customers and scored_window(a, period)]
+    """The customer's agreements with a day inside `period`, in configuration order, as the
+    customer has them: an objective on a per-customer service is on the customer's own
+    instance (its samples, outages and chart are the customer's link's, issue 16)."""
+    return [
+        catalogue.seen_by(a, customer)
+        for a in catalogue.agreements.values()
+        if customer in a.customers and scored_window(a, period)
+    ]
