@@ -27,10 +27,10 @@ def test_share_of_counted_time_follows_office_hours_and_excluded_maintenance(eng
     shares = {key: t.share for key, t in times.items()}
     office = catalogue.calendars["office"]
     expected = open_intervals(office, start, now.timestamp()).measure / open_intervals(office, start, end).measure
-    assert shares[("core-2026", "pacs-availability")] == expected  # short-notice PACS work is not excluded
+    assert shares[("core-2026", "pacs-availability", None)] == expected  # short-notice PACS work is not excluded
     upgrade = Intervals.of([(datetime(2026, 10, 11, 21, tzinfo=timezone.utc).timestamp(), datetime(2026, 10, 12, 1, tzinfo=timezone.utc).timestamp())])
     always = subtract(Intervals.of([(start, end)]), upgrade)  # the announced EPR upgrade is excluded
     so_far = subtract(Intervals.of([(start, now.timestamp())]), upgrade)
-    assert shares[("core-2026", "epr-availability")] == so_far.measure / always.measure
-    assert times[("core-2026", "epr-availability")].whole_s == always.measure  # the whole period's |C|
-    assert ("partners-2026", "email-availability") in shares  # effective from the 15th: still scored
+    assert shares[("core-2026", "epr-availability", None)] == so_far.measure / always.measure
+    assert times[("core-2026", "epr-availability", None)].whole_s == always.measure  # the whole period's |C|
+    assert ("partners-2026", "email-availability", None) in shares  # effective from the 15th: still scored

@@ -190,6 +190,7 @@ def task_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
     (config / "trust.yaml").write_text(CONFIG, encoding="utf-8")
     monkeypatch.setenv("SLA_CONFIG_DIR", str(config))
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(runtime_module, "_provided", [])  # settings an earlier `configure` handed over
     runtime_module.runtime.cache_clear()
     yield
     runtime_module.runtime.cache_clear()
