@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from worker.config import load_catalogue
-from worker.domain.errors import ConfigError, InvalidValue
+from worker.domain.errors import ConfigError, InvalidValue, SamplesDeleted
 from worker.domain.model import DEFAULT_TIMEZONE, Agreement, Catalogue, InputKind, Result, SourceKind
 from worker.render import results_csv, results_json, results_table
 from worker.scoring.periods import parse_period
@@ -31,6 +31,7 @@ from worker.storage.migrate import current_revision, head_revision, upgrade
 from worker.usecases.ingest import ingest_path
 from worker.usecases.periods import open_periods, periods_with_data
 from worker.usecases.results import read_results
+from worker.usecases.retention import refuse_deleted_period, scorable
 from worker.usecases.score import score_period
 
 OK, PARTIAL, BAD, UNREACHABLE = 0, 1, 2, 3
@@ -335,6 +336,13 @@ def cmd_score(args: argparse.Namespace) -> int:
         periods = periods_with_data(engine, catalogue, now)
     else:
         periods = [_period(args.period)] if args.period else open_periods(catalogue, now, settings.late_data_grace_s)
+    if args.period:
+        refuse_deleted_period(engine, catalogue, periods[0])
+    kept = scorable(engine, catalogue, periods)
+    for period in periods:
+        if period not in kept:
+            print(f"{period}: not scored again (its samples were deleted by retention); its stored results stand")
+    periods = kept
     for number, period in enumerate(periods, 1):
         _progress(f"scoring {period} ({number}/{len(periods)}) …")
         found = score_period(engine, catalogue, period, now, settings.late_data_grace_s)
@@ -699,7 +707,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(problem, file=sys.stderr)
         print(f"configuration refused: {len(error.problems)} problem(s)", file=sys.stderr)
         return BAD
-    except UsageError as error:
+    except (UsageError, SamplesDeleted) as error:
         print(f"sla-worker: {error}", file=sys.stderr)
         return BAD
     except KeyboardInterrupt:

@@ -167,7 +167,7 @@ def claim_for_demo(engine: Engine, now: datetime) -> bool:
 
     # What a trust's data is: its inputs and what was made of them. Bookkeeping a worker
     # writes even with no data (leases, task timings, watermarks, alert states) does not count.
-    data = (tables.samples, tables.incidents, tables.maintenance, tables.ingested_files, tables.results,
+    data = (tables.sample_days, tables.incidents, tables.maintenance, tables.ingested_files, tables.results,
             tables.tallies, tables.reports, tables.silences)
     with engine.begin() as conn:
         if conn.execute(select(tables.leases.c.name).where(tables.leases.c.name == DEMO_MARKER)).first() is not None:

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from worker.alerts.rules import MIN_COUNTED_RATIO, MIN_EVENTS
 from worker.domain.errors import ConfigError, InvalidValue
 from worker.domain.time import parse_duration
+from worker.usecases.retention import DEFAULT_RETENTION_S
 
 # The default beat schedule, installed with the package (SPEC 2): a worker started from any
 # directory runs it. The checkout's top-level `schedules/` is a link to this folder.
@@ -43,8 +44,13 @@ class Settings(BaseSettings):
     # real send takes; short enough that a page is not held up for long after a crash.
     notification_claim_timeout_s: float = Field(default=300.0, validation_alias="SLA_NOTIFICATION_CLAIM_TIMEOUT")
     report_claim_timeout_s: float = Field(default=900.0, validation_alias="SLA_REPORT_CLAIM_TIMEOUT")
+    # Samples older than this are deleted by the daily `sla.apply_retention` (results and tally
+    # sheets are kept for ever): docs/deploy.md says how much disk that needs.
+    samples_retention_s: float = Field(default=DEFAULT_RETENTION_S, validation_alias="SLA_SAMPLES_RETENTION")
 
-    @field_validator("late_data_grace_s", "notification_claim_timeout_s", "report_claim_timeout_s", mode="before")
+    @field_validator(
+        "late_data_grace_s", "notification_claim_timeout_s", "report_claim_timeout_s", "samples_retention_s", mode="before"
+    )
     @classmethod
     def _duration(cls, value: object) -> float:
         if isinstance(value, (int, float)):

@@ -213,3 +213,16 @@ def send_monthly_reports() -> int:
     if failed:
         raise TransientError(f"{len(failed)} report(s) not sent: " + "; ".join(o.describe() for o in failed))
     return sum(1 for o in outcomes if o.sent_to)
+
+
+@_task("sla.apply_retention")
+def apply_retention() -> int:
+    """Delete samples older than SLA_SAMPLES_RETENTION (default 400 days), a bounded batch per
+    transaction (worker/usecases/retention.py); results and tally sheets are kept. Safe to run
+    twice or to kill: what is left is deleted by the next run. Returns the blocks deleted."""
+    from worker.usecases.retention import apply_retention as apply
+
+    rt = runtime()
+    run = apply(rt.engine, _now(), rt.settings.samples_retention_s)
+    log.info("retention: samples before %s deleted (%d day blocks this run)", run.before.isoformat(), run.deleted_blocks)
+    return run.deleted_blocks

@@ -28,7 +28,7 @@ from worker.inputs import parse_incidents, parse_maintenance, parse_samples
 from worker.inputs.common import EARLIEST_MS, LATEST_MS
 from worker.inputs.samples import parse_samples_slow
 from worker.render import safe_cell
-from worker.storage import tables
+from worker.storage import sample_codec, tables
 from worker.storage.samples import SIGNAL_NAMES
 from worker.usecases.ingest import ingest
 
@@ -438,10 +438,14 @@ def catalogue():
 
 
 def stored_samples(engine) -> dict:
-    s, v = tables.samples, tables.services
+    s, v = tables.sample_days, tables.services
     with engine.connect() as conn:
-        rows = conn.execute(select(v.c.id, s.c.signal, s.c.at_ms, s.c.value).join(v, v.c.key == s.c.service_key)).all()
-    return {(sid, SIGNAL_NAMES[int(sig)], int(at)): float(value) for sid, sig, at, value in rows}
+        rows = conn.execute(select(v.c.id, s.c.signal, s.c.block).join(v, v.c.key == s.c.service_key)).all()
+    stored = {}
+    for sid, sig, block in rows:
+        at_ms, values = sample_codec.decode(block)
+        stored.update({(sid, SIGNAL_NAMES[int(sig)], at): value for at, value in zip(at_ms.tolist(), values.tolist())})
+    return stored
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -449,7 +453,7 @@ def stored_samples(engine) -> dict:
 def test_ingested_samples_are_exactly_the_good_rows(engine, first, second) -> None:
     assert set(SERVICES) <= set(catalogue().services)
     with engine.begin() as conn:
-        conn.execute(tables.samples.delete())
+        conn.execute(tables.sample_days.delete())
     now = datetime(2026, 11, 1, tzinfo=UTC)
     expected: dict = {}
     for data, goods, bads in (first, second):

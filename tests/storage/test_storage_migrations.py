@@ -15,7 +15,7 @@ from worker.storage.engine import make_engine, normalise_url, read_only
 from worker.storage.migrate import current_revision, head_revision, upgrade
 from worker.storage.tables import metadata
 
-TABLES = {"services", "samples", "incidents", "maintenance", "results", "tallies", "watermarks", "ingested_files"}
+TABLES = {"services", "sample_days", "retention", "incidents", "maintenance", "results", "tallies", "watermarks", "ingested_files"}
 
 
 def test_an_empty_database_has_no_revision(database_url: str) -> None:

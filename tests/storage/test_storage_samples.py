@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from worker.domain.errors import InvalidValue
 from worker.storage import samples as storage
@@ -153,14 +156,35 @@ def test_storing_without_an_explicit_transaction_begins_one_for_the_caller_to_co
     assert _load(engine, 1, UP)[1].tolist() == [1.0]
 
 
-def test_a_writer_that_raced_us_does_not_lose_the_batch(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Simulate another transaction storing a sample between our look and our COPY.
-    _store(engine, [1], [UP], [T0 + 1], [1])
-    monkeypatch.setattr(storage, "_any_stored_in_span", lambda *args: False)
-    _store(engine, [1, 1, 1], [UP] * 3, [T0, T0 + 1, T0 + 2], [0, 0, 0])
+def _store_in_thread(engine: Engine, ats: list[int], value: float) -> threading.Thread:
+    thread = threading.Thread(target=_store, args=(engine, [1] * len(ats), [UP] * len(ats), ats, [value] * len(ats)))
+    thread.start()
+    return thread
+
+
+def _waiting_for_a_lock(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        return bool(conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")).scalar())
+
+
+@pytest.mark.parametrize("stored_before", [False, True], ids=["new-day", "stored-day"])
+def test_two_writers_of_one_day_at_the_same_time_keep_each_others_samples(engine: Engine, stored_before: bool) -> None:
+    if not storage.is_postgresql(engine):
+        pytest.skip("SQLite lets one writer in at a time (BEGIN IMMEDIATE): no two writers overlap")
+    if stored_before:
+        _store(engine, [1], [UP], [T0 - 60_000], [1])
+    with engine.begin() as first:
+        store_samples(first, np.array([1, 1]), np.array([UP, UP]), np.array([T0, T0 + 60_000]), np.array([0.0, 0.0]))
+        second = _store_in_thread(engine, [T0 + 60_000, T0 + 120_000], 1.0)  # overlaps the first at T0 + 60 s
+        deadline = time.monotonic() + 60
+        while not _waiting_for_a_lock(engine) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _waiting_for_a_lock(engine), "the second writer waits for the first to commit"
+    second.join(60)
     at_ms, value = _load(engine, 1, UP)
-    assert at_ms.tolist() == [T0, T0 + 1, T0 + 2]
-    assert value.tolist() == [0, 0, 0]
+    before = [T0 - 60_000] if stored_before else []
+    assert at_ms.tolist() == before + [T0, T0 + 60_000, T0 + 120_000]
+    assert value.tolist() == [1.0] * len(before) + [0.0, 1.0, 1.0]  # the later writer wins at T0 + 60 s
 
 
 def test_no_samples_is_nothing_to_do(engine: Engine) -> None:

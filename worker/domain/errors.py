@@ -25,3 +25,8 @@ class TransientError(SlaWorkerError):
 
 class PermanentError(SlaWorkerError):
     """An outside system refused for good (4xx, bad credentials): record it, do not retry."""
+
+
+class SamplesDeleted(SlaWorkerError):
+    """A period reaches back before what sample retention has deleted: it cannot be scored
+    again, and its stored results stand."""

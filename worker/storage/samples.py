@@ -1,37 +1,34 @@
-"""Samples: the bulk data path (tens of millions of rows), kept in numpy end to end.
+"""Samples: the bulk data path (tens of millions of samples), kept in numpy end to end.
 
-A sample is stored as (service_key, signal, at_ms, value): the service's small integer key
+A sample is (service_key, signal, at_ms, value): the service's small integer key
 (`service_keys`), the signal's code (`SIGNAL_CODES`), epoch milliseconds UTC and a float.
-The primary key is (service_key, signal, at_ms): one sample per series and instant.
+Samples are stored as one compact block per series and UTC day (`sample_days`, encoded by
+`sample_codec`): about a byte a sample, and a month of one series is 31 rows to read.
 `store_sample_arrays` is where every source's samples end up (CSV files, collectors): it turns
 service ids and signal names into keys and codes and adds the spans stored to the pending
 changes that tell scoring what to redo.
 
 Write rule (SPEC section 5): the same (service, signal, timestamp) is stored once; the later
-value wins — the later element of a batch, and a new batch over a stored value.
+value wins — the later element of a batch, and a new batch over a stored value. A batch is
+deduplicated and sorted in numpy, split by (series, day), and each day is merged with the
+block already stored (read, merge, re-encode, write back; a block that comes out identical
+is not rewritten).
 
-PostgreSQL, write: the batch is deduplicated and sorted in numpy and sent with a binary COPY
-built from a numpy structured array (no Python object per row). When no stored sample lies in
-the batch's time span for any of its series (fresh data, the common case) it is copied straight
-into `samples`; otherwise it goes through a temporary staging table and
-`INSERT … ON CONFLICT DO UPDATE`, about twice as slow. A concurrent writer racing the first
-path makes the COPY fail on the primary key; it is then rolled back to a savepoint and the
-batch takes the second path, so the result is the same either way.
+Concurrent writers (two workers, a collector and a file drop) never lose each other's
+samples. PostgreSQL: the stored blocks a batch touches are read `FOR UPDATE`, so a second
+writer of the same day waits for the first to commit and then merges into its block; a day
+that is new to both is inserted by both, the second insert fails on the primary key, is
+rolled back to a savepoint and the batch is merged again into what the first wrote. SQLite:
+every write transaction is `BEGIN IMMEDIATE` (one writer at a time).
 
-PostgreSQL, read: each series is returned by one query as two `bytea` values (big-endian
-int8 and float8 concatenated server-side), turned into arrays with `np.frombuffer`. This is
-several times faster than fetching rows or reading `COPY … TO STDOUT` (libpq hands COPY out
-one row at a time).
-
-SQLite: `executemany` of an upsert, rows fetched with the raw driver cursor.
-
-Repository functions take the caller's `Connection`; the caller owns the transaction.
+Repository functions take the caller's `Connection`; the caller owns the transaction, so one
+file is one transaction and a crash mid-file stores nothing of it.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -41,69 +38,50 @@ from sqlalchemy.engine import Connection
 from worker.domain.changes import Changes
 from worker.domain.errors import InvalidValue
 from worker.domain.model import InputKind, Signal
+from worker.storage import sample_codec as codec
 from worker.storage.locks import is_postgresql, is_sqlite
-from worker.storage.tables import dialect_insert, samples, services
+from worker.storage.tables import dialect_insert, sample_days, services
 
 SIGNAL_CODES: dict[str, int] = {Signal.UP.value: 0, Signal.LATENCY_MS.value: 1, Signal.GOOD.value: 2, Signal.TOTAL.value: 3}
 SIGNAL_NAMES: dict[int, str] = {code: name for name, code in SIGNAL_CODES.items()}
 
 _INT32_MAX = 2**31 - 1
-_SQLITE_CHUNK = 100_000
+_WRITE_CHUNK = 2_000  # blocks per statement
 
-# One row of a binary COPY into samples: field count, then (length, value) per column.
-_COPY_ROW = np.dtype(
-    [
-        ("fields", ">i2"),
-        ("key_len", ">i4"),
-        ("service_key", ">i4"),
-        ("signal_len", ">i4"),
-        ("signal", ">i2"),
-        ("at_len", ">i4"),
-        ("at_ms", ">i8"),
-        ("value_len", ">i4"),
-        ("value", ">f8"),
-    ]
-)
-_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
-_COPY_TRAILER = b"\xff\xff"
-_COPY_WRITE_BYTES = 8 << 20
+Day = tuple[int, int, int]
+"""A block's key: (service_key, signal, UTC day)."""
+Series = tuple[np.ndarray, np.ndarray]
+"""(at_ms int64 ascending, value float64)."""
+Row = tuple[int, int, int, int, int, int, bytes]
+"""A sample_days row: service_key, signal, day, samples, first_ms, last_ms, block."""
 
-_STAGING = "sla_samples_staging"
-_PG_CREATE_STAGING = (
-    f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING} "
-    "(service_key int4 NOT NULL, signal int2 NOT NULL, at_ms int8 NOT NULL, value float8 NOT NULL) "
-    "ON COMMIT DELETE ROWS"
+_PG_LOCK_STORED = (
+    "SELECT d.service_key, d.signal, d.day, d.block FROM sample_days d "
+    "JOIN unnest(%s::int4[], %s::int2[], %s::int4[]) AS g(service_key, signal, day) "
+    "USING (service_key, signal, day) ORDER BY d.service_key, d.signal, d.day FOR UPDATE OF d"
 )
-# The batch is already free of duplicates (numpy), so no DISTINCT ON is needed. Rewriting a
-# row with an identical value would only leave a dead tuple behind: skip those.
-_PG_MERGE_STAGING = (
-    f"INSERT INTO samples (service_key, signal, at_ms, value) "
-    f"SELECT service_key, signal, at_ms, value FROM {_STAGING} "
-    "ON CONFLICT (service_key, signal, at_ms) DO UPDATE SET value = EXCLUDED.value "
-    "WHERE samples.value IS DISTINCT FROM EXCLUDED.value"
+_PG_INSERT = (
+    "INSERT INTO sample_days (service_key, signal, day, samples, first_ms, last_ms, block) "
+    "SELECT * FROM unnest(%s::int4[], %s::int2[], %s::int4[], %s::int4[], %s::int8[], %s::int8[], %s::bytea[])"
 )
-_PG_ANY_STORED = (
-    "SELECT EXISTS (SELECT 1 FROM unnest(%s::int4[], %s::int2[], %s::int8[], %s::int8[]) "
-    "AS g(service_key, signal, first_ms, last_ms) WHERE EXISTS (SELECT 1 FROM samples s "
-    "WHERE s.service_key = g.service_key AND s.signal = g.signal "
-    "AND s.at_ms BETWEEN g.first_ms AND g.last_ms))"
+_PG_UPDATE = (
+    "UPDATE sample_days d SET samples = u.samples, first_ms = u.first_ms, last_ms = u.last_ms, block = u.block "
+    "FROM unnest(%s::int4[], %s::int2[], %s::int4[], %s::int4[], %s::int8[], %s::int8[], %s::bytea[]) "
+    "AS u(service_key, signal, day, samples, first_ms, last_ms, block) "
+    "WHERE d.service_key = u.service_key AND d.signal = u.signal AND d.day = u.day"
 )
-# Aggregating a sorted subquery keeps its order in practice; load() checks it anyway.
 _PG_LOAD_SERIES = (
-    "SELECT string_agg(int8send(at_ms), ''::bytea), string_agg(float8send(value), ''::bytea) "
-    "FROM (SELECT at_ms, value FROM samples WHERE service_key = %s AND signal = %s "
-    "AND at_ms >= %s AND at_ms < %s ORDER BY at_ms) AS series"
+    "SELECT block FROM sample_days WHERE service_key = %s AND signal = %s AND day >= %s AND day <= %s ORDER BY day"
 )
-
+_SQLITE_STORED = "SELECT block FROM sample_days WHERE service_key = ? AND signal = ? AND day = ?"
 _SQLITE_UPSERT = (
-    "INSERT INTO samples (service_key, signal, at_ms, value) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (service_key, signal, at_ms) DO UPDATE SET value = excluded.value "
-    "WHERE samples.value IS NOT excluded.value"
+    "INSERT INTO sample_days (service_key, signal, day, samples, first_ms, last_ms, block) VALUES (?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (service_key, signal, day) DO UPDATE SET samples = excluded.samples, "
+    "first_ms = excluded.first_ms, last_ms = excluded.last_ms, block = excluded.block"
 )
 _SQLITE_LOAD_SERIES = (
-    "SELECT at_ms, value FROM samples WHERE service_key = ? AND signal = ? AND at_ms >= ? AND at_ms < ? ORDER BY at_ms"
+    "SELECT block FROM sample_days WHERE service_key = ? AND signal = ? AND day >= ? AND day <= ? ORDER BY day"
 )
-_SERIES_ROW = np.dtype([("at_ms", np.int64), ("value", np.float64)])
 
 
 # --- services ----------------------------------------------------------------------------------
@@ -195,20 +173,96 @@ def store_samples(
 
     Within the batch the later element of a repeated (service_key, signal, at_ms) wins; a
     sample stored before is overwritten. Returns the number of distinct samples in the batch —
-    all of them are now stored with these values (including those already stored with the very
-    same value, which are left untouched on disk)."""
+    all of them are now stored with these values."""
     keys, signals, ats, values = _validated(service_key, signal, at_ms, value)
     if len(keys) == 0:
         return 0
     keys, signals, ats, values = _dedupe_sorted(keys, signals, ats, values)
+    batch = dict(_by_day(keys, signals, ats, values))
     raw = _driver_connection(conn)
     if is_postgresql(conn):
-        _store_postgresql(raw, keys, signals, ats, values)
+        _store_postgresql(raw, batch)
     elif is_sqlite(conn):
-        _store_sqlite(raw, keys, signals, ats, values)
+        _store_sqlite(raw, batch)
     else:
         raise NotImplementedError(f"samples are not implemented for {conn.dialect.name}")
     return len(keys)
+
+
+def _by_day(keys: np.ndarray, signals: np.ndarray, ats: np.ndarray, values: np.ndarray) -> Iterator[tuple[Day, Series]]:
+    """The sorted, deduplicated batch cut into (series, UTC day) pieces."""
+    days = codec.day_of(ats)
+    cut = np.flatnonzero((keys[1:] != keys[:-1]) | (signals[1:] != signals[:-1]) | (days[1:] != days[:-1])) + 1
+    starts = np.r_[0, cut].tolist()
+    ends = np.r_[cut, len(keys)].tolist()
+    for start, end in zip(starts, ends):
+        yield (int(keys[start]), int(signals[start]), int(days[start])), (ats[start:end], values[start:end])
+
+
+def _merged(new: Series, stored: bytes | None) -> tuple[bytes, Series] | None:
+    """The block to write for one day: the batch merged into the stored block (the batch wins
+    at an instant in both); None when that is exactly what is stored already."""
+    if stored is None:
+        return codec.encode(*new), new
+    merged = codec.merge(codec.decode(stored), new)
+    block = codec.encode(*merged)
+    return None if block == stored else (block, merged)
+
+
+def _rows(day: Day, block: bytes, series: Series) -> Row:
+    return (*day, len(series[0]), int(series[0][0]), int(series[0][-1]), block)
+
+
+def _store_postgresql(raw: Any, batch: dict[Day, Series]) -> None:
+    import psycopg
+
+    days = list(batch)
+    for start in range(0, len(days), _WRITE_CHUNK):
+        chunk = days[start : start + _WRITE_CHUNK]
+        with raw.cursor(binary=True) as cur:
+            while True:  # again only when a concurrent writer inserted one of our new days first
+                stored = _lock_stored(cur, chunk)
+                inserts: list[Row] = []
+                updates: list[Row] = []
+                for day in chunk:
+                    written = _merged(batch[day], stored.get(day))
+                    if written is not None:
+                        (updates if day in stored else inserts).append(_rows(day, *written))
+                cur.execute("SAVEPOINT sla_sample_days")
+                try:
+                    _execute_columns(cur, _PG_INSERT, inserts)
+                except psycopg.errors.UniqueViolation:
+                    cur.execute("ROLLBACK TO SAVEPOINT sla_sample_days")
+                    continue
+                cur.execute("RELEASE SAVEPOINT sla_sample_days")
+                _execute_columns(cur, _PG_UPDATE, updates)
+                break
+
+
+def _lock_stored(cur: Any, chunk: Sequence[Day]) -> dict[Day, bytes]:
+    """The stored blocks of these days, locked until the transaction ends."""
+    columns = [list(c) for c in zip(*chunk)]
+    cur.execute(_PG_LOCK_STORED, columns)
+    return {(k, s, d): bytes(block) for k, s, d, block in cur.fetchall()}
+
+
+def _execute_columns(cur: Any, statement: str, rows: list[Row]) -> None:
+    if rows:
+        cur.execute(statement, [list(c) for c in zip(*rows)])
+
+
+def _store_sqlite(raw: Any, batch: dict[Day, Series]) -> None:
+    cur = raw.cursor()
+    try:
+        rows = []
+        for day, series in batch.items():
+            found = cur.execute(_SQLITE_STORED, day).fetchone()
+            written = _merged(series, None if found is None else bytes(found[0]))
+            if written is not None:
+                rows.append(_rows(day, *written))
+        cur.executemany(_SQLITE_UPSERT, rows)
+    finally:
+        cur.close()
 
 
 def _validated(service_key: Any, signal: Any, at_ms: Any, value: Any) -> tuple[np.ndarray, ...]:
@@ -254,99 +308,12 @@ def _dedupe_sorted(
     return keys[last], signals[last], ats[last], values[last]
 
 
-def _store_postgresql(raw: Any, keys: np.ndarray, signals: np.ndarray, ats: np.ndarray, values: np.ndarray) -> None:
-    import psycopg
-
-    payload = _copy_payload(keys, signals, ats, values)
-    with raw.cursor() as cur:
-        if not _any_stored_in_span(cur, keys, signals, ats):
-            cur.execute("SAVEPOINT sla_samples_copy")
-            try:
-                _copy_in(cur, "samples", payload)
-            except psycopg.errors.UniqueViolation:
-                # Another transaction stored some of these samples since we looked.
-                cur.execute("ROLLBACK TO SAVEPOINT sla_samples_copy")
-                cur.execute("RELEASE SAVEPOINT sla_samples_copy")
-            else:
-                cur.execute("RELEASE SAVEPOINT sla_samples_copy")
-                return
-        cur.execute(_PG_CREATE_STAGING)
-        _copy_in(cur, _STAGING, payload)
-        cur.execute(_PG_MERGE_STAGING)
-        cur.execute(f"TRUNCATE {_STAGING}")
-
-
-def _copy_payload(keys: np.ndarray, signals: np.ndarray, ats: np.ndarray, values: np.ndarray) -> memoryview:
-    rows = np.empty(len(keys), dtype=_COPY_ROW)
-    rows["fields"] = 4
-    rows["key_len"] = 4
-    rows["signal_len"] = 2
-    rows["at_len"] = 8
-    rows["value_len"] = 8
-    rows["service_key"] = keys
-    rows["signal"] = signals
-    rows["at_ms"] = ats
-    rows["value"] = values
-    return memoryview(rows.view(np.uint8))  # type: ignore[arg-type]
-
-
-def _copy_in(cur: Any, table: str, payload: memoryview) -> None:
-    with cur.copy(f"COPY {table} (service_key, signal, at_ms, value) FROM STDIN (FORMAT binary)") as copy:
-        copy.write(_COPY_HEADER)
-        for start in range(0, len(payload), _COPY_WRITE_BYTES):
-            copy.write(payload[start : start + _COPY_WRITE_BYTES])
-        copy.write(_COPY_TRAILER)
-
-
-def _any_stored_in_span(cur: Any, keys: np.ndarray, signals: np.ndarray, ats: np.ndarray) -> bool:
-    """Whether any stored sample of the batch's series lies between that series' first and
-    last instant in the batch (input sorted by series, then time)."""
-    starts = np.flatnonzero(np.r_[True, (keys[1:] != keys[:-1]) | (signals[1:] != signals[:-1])])
-    ends = np.r_[starts[1:], len(keys)] - 1
-    cur.execute(
-        _PG_ANY_STORED,
-        (keys[starts].tolist(), signals[starts].tolist(), ats[starts].tolist(), ats[ends].tolist()),
-    )
-    return bool(cur.fetchone()[0])
-
-
-def _store_sqlite(raw: Any, keys: np.ndarray, signals: np.ndarray, ats: np.ndarray, values: np.ndarray) -> None:
-    cur = raw.cursor()
-    try:
-        for start in range(0, len(keys), _SQLITE_CHUNK):
-            stop = start + _SQLITE_CHUNK
-            cur.executemany(
-                _SQLITE_UPSERT,
-                zip(
-                    keys[start:stop].tolist(),
-                    signals[start:stop].tolist(),
-                    ats[start:stop].tolist(),
-                    values[start:stop].tolist(),
-                ),
-            )
-    finally:
-        cur.close()
-
-
 # --- reading -----------------------------------------------------------------------------------
 
 
-def load_samples(
-    conn: Connection, service_key: int, signal: int, start_ms: int, end_ms: int
-) -> tuple[np.ndarray, np.ndarray]:
+def load_samples(conn: Connection, service_key: int, signal: int, start_ms: int, end_ms: int) -> Series:
     """One series over start_ms ≤ at_ms < end_ms: (at_ms int64 ascending, value float64)."""
-    raw = _driver_connection(conn)
-    args = (int(service_key), int(signal), int(start_ms), int(end_ms))
-    if is_postgresql(conn):
-        with raw.cursor(binary=True) as cur:
-            return _load_postgresql(cur, *args)
-    if is_sqlite(conn):
-        cur = raw.cursor()
-        try:
-            return _load_sqlite(cur, *args)
-        finally:
-            cur.close()
-    raise NotImplementedError(f"samples are not implemented for {conn.dialect.name}")
+    return load_service_samples(conn, [service_key], [signal], start_ms, end_ms)[(int(service_key), int(signal))]
 
 
 def load_service_samples(
@@ -355,66 +322,52 @@ def load_service_samples(
     signals: Sequence[int],
     start_ms: int,
     end_ms: int,
-) -> dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]:
+) -> dict[tuple[int, int], Series]:
     """Every (service_key, signal) pair asked for → its series over [start_ms, end_ms), as
-    `load_samples` returns it (empty arrays when nothing is stored)."""
+    `load_samples` returns it (empty arrays when nothing is stored). Only the days that meet
+    the span are read and decoded."""
     pairs = [(int(k), int(s)) for k in dict.fromkeys(service_keys) for s in dict.fromkeys(signals)]
+    start_ms, end_ms = int(start_ms), int(end_ms)
+    days = (start_ms // codec.DAY_MS, (end_ms - 1) // codec.DAY_MS)
     raw = _driver_connection(conn)
-    out: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
     if is_postgresql(conn):
         with raw.cursor(binary=True) as cur:
-            for key, sig in pairs:
-                out[(key, sig)] = _load_postgresql(cur, key, sig, int(start_ms), int(end_ms))
-        return out
+            return {pair: _span(_fetch(cur, _PG_LOAD_SERIES, (*pair, *days)), start_ms, end_ms) for pair in pairs}
     if is_sqlite(conn):
         cur = raw.cursor()
         try:
-            for key, sig in pairs:
-                out[(key, sig)] = _load_sqlite(cur, key, sig, int(start_ms), int(end_ms))
+            return {pair: _span(_fetch(cur, _SQLITE_LOAD_SERIES, (*pair, *days)), start_ms, end_ms) for pair in pairs}
         finally:
             cur.close()
-        return out
     raise NotImplementedError(f"samples are not implemented for {conn.dialect.name}")
 
 
-def _load_postgresql(cur: Any, key: int, sig: int, start_ms: int, end_ms: int) -> tuple[np.ndarray, np.ndarray]:
-    cur.execute(_PG_LOAD_SERIES, (key, sig, start_ms, end_ms))
-    packed_at, packed_value = cur.fetchone()
-    if packed_at is None:
+def _fetch(cur: Any, statement: str, args: tuple[int, ...]) -> list[bytes]:
+    cur.execute(statement, args)
+    return [row[0] for row in cur.fetchall()]
+
+
+def _span(blocks: list[bytes], start_ms: int, end_ms: int) -> Series:
+    """The decoded blocks (in day order) cut to [start_ms, end_ms)."""
+    if not blocks:
         return np.empty(0, np.int64), np.empty(0, np.float64)
-    ats = np.frombuffer(packed_at, dtype=">i8").astype(np.int64)
-    values = np.frombuffer(packed_value, dtype=">f8").astype(np.float64)
-    if len(ats) > 1 and not (ats[1:] > ats[:-1]).all():
-        order = np.argsort(ats, kind="stable")
-        ats, values = ats[order], values[order]
-    return ats, values
-
-
-def _load_sqlite(cur: Any, key: int, sig: int, start_ms: int, end_ms: int) -> tuple[np.ndarray, np.ndarray]:
-    rows = cur.execute(_SQLITE_LOAD_SERIES, (key, sig, start_ms, end_ms)).fetchall()
-    series = np.fromiter(rows, dtype=_SERIES_ROW, count=len(rows))
-    return series["at_ms"].copy(), series["value"].copy()
+    decoded = [codec.decode(block) for block in blocks]
+    ats = np.concatenate([d[0] for d in decoded]) if len(decoded) > 1 else decoded[0][0]
+    values = np.concatenate([d[1] for d in decoded]) if len(decoded) > 1 else decoded[0][1]
+    lo, hi = np.searchsorted(ats, [start_ms, end_ms])
+    return ats[lo:hi], values[lo:hi]
 
 
 def first_sample_s(conn: Connection) -> float | None:
-    """Epoch seconds of the oldest stored sample of any series; None when there is none.
-
-    Asked per series so that each answer is the first entry of a primary-key range (a plain
-    `min(at_ms)` would read the whole table: at_ms is not the leading key column)."""
-    firsts = []
-    for code in SIGNAL_NAMES:
-        first_of_series = (
-            select(func.min(samples.c.at_ms))
-            .where(samples.c.service_key == services.c.key, samples.c.signal == code)
-            .scalar_subquery()
-        )
-        firsts.append(conn.execute(select(func.min(first_of_series)).select_from(services)).scalar())
-    known = [int(ms) for ms in firsts if ms is not None]
-    return min(known) / 1000.0 if known else None
+    """Epoch seconds of the oldest stored sample of any series; None when there is none (read
+    from the oldest day's rows, found through the day index)."""
+    oldest_day = select(func.min(sample_days.c.day)).scalar_subquery()
+    first = conn.execute(select(func.min(sample_days.c.first_ms)).where(sample_days.c.day == oldest_day)).scalar()
+    return None if first is None else int(first) / 1000.0
 
 
 def sample_count(conn: Connection) -> int:
-    return int(conn.execute(select(func.count()).select_from(samples)).scalar_one())
+    return int(conn.execute(select(func.coalesce(func.sum(sample_days.c.samples), 0))).scalar_one())
 
 
 # --- helpers -----------------------------------------------------------------------------------

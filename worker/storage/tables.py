@@ -85,19 +85,32 @@ services = Table(
     UniqueConstraint("id"),
 )
 
-samples = Table(
-    "samples",
+sample_days = Table(
+    "sample_days",
     metadata,
-    # No foreign key to services: a per-row referential check would cost a large share of the
-    # bulk ingest rate, and keys only ever come from `samples.service_keys`.
+    # One row per series and UTC day: the day's samples as one compact block
+    # (worker/storage/sample_codec.py), about 1 byte a sample instead of ~80 for a row each.
+    # No foreign key to services: keys only ever come from `samples.service_keys`.
     Column("service_key", Integer, nullable=False),
     Column("signal", SmallInteger, nullable=False),  # samples.SIGNAL_CODES
-    Column("at_ms", BigInteger, nullable=False),  # epoch milliseconds, UTC
-    Column("value", Double, nullable=False),
-    PrimaryKeyConstraint("service_key", "signal", "at_ms"),
-    # SQLite: the table *is* its primary-key b-tree (no rowid table beside an index), which
-    # halves the file and makes range reads sequential.
-    sqlite_with_rowid=False,
+    Column("day", Integer, nullable=False),  # days since 1970-01-01, UTC
+    Column("samples", Integer, nullable=False),  # how many the block holds
+    Column("first_ms", BigInteger, nullable=False),  # its first and last instant, epoch ms UTC
+    Column("last_ms", BigInteger, nullable=False),
+    Column("block", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("service_key", "signal", "day"),
+    # Retention deletes by day, and the oldest sample is found from the oldest day.
+    Index("ix_sample_days_day", "day"),
+)
+
+retention = Table(
+    "retention",
+    metadata,
+    # What retention has deleted: data older than `before` is gone for good (issue 15), so a
+    # period that starts before it can no longer be scored from its samples.
+    Column("data", Text, primary_key=True),  # "samples"
+    Column("before", UtcDateTime, nullable=False),
+    Column("ran_at", UtcDateTime, nullable=False),
 )
 
 incidents = Table(
