@@ -156,10 +156,13 @@ def store_sample_arrays(
 
 
 def _categories(values: np.ndarray) -> tuple[list[str], np.ndarray]:
-    """Distinct strings (first-seen order) and each element's index among them, in one pass."""
+    """Distinct strings (first-seen order) and each element's index among them. Rows come in
+    runs of one service or signal, so only the first element of each run is looked up."""
+    n = len(values)
+    heads = np.flatnonzero(np.r_[True, values[1:] != values[:-1]]) if n > 1 else np.arange(n)
     index: dict[str, int] = {}
-    codes = np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.int32, count=len(values))
-    return list(index), codes
+    codes = np.fromiter((index.setdefault(v, len(index)) for v in values[heads]), dtype=np.int32, count=len(heads))
+    return list(index), np.repeat(codes, np.diff(np.r_[heads, n]))
 
 
 def store_samples(
