@@ -3,34 +3,63 @@
 300 services with `up` and `latency_ms` every minute for July 2026 (26,784,000 samples), 60
 customers under 30 shared agreements of 85 objectives each, 20,000 incidents. For each engine
 it prints: ingest samples/s (CSV parse + store), full-month scoring seconds, re-scoring seconds
-after 5 more minutes of data, and peak memory of the process that ingested and scored.
+after 5 more minutes of data, peak memory of the process that ingested and scored, and the
+bytes per sample stored (issue 15).
+
+Bytes per sample: the database's size once the daily sample files are ingested (before the
+incidents, the held-back tail and any scoring, so only samples and what ingesting them writes
+are counted), less its size freshly migrated and empty, divided by the samples stored (every
+generated sample is distinct, so stored = accepted). PostgreSQL: `pg_database_size` of the
+scratch database — every relation's files (tables, indexes, TOAST, free-space and visibility
+maps), whatever ingest left in them, no VACUUM first (a plain VACUUM hardly ever gives space
+back to the disk, VACUUM FULL would flatter) and no CHECKPOINT (relation files grow when pages
+are added, not at checkpoints); WAL is cluster-wide and not counted. SQLite: the database file
+plus its WAL after `PRAGMA wal_checkpoint(TRUNCATE)`.
+
+It also measures, in the same run, Prometheus over the same month's `up` series (see
+`prometheus_baseline.py`): the time of `avg_over_time(probe_success[31d])` at the month's end
+(first run, median of 5 more), and the ratio of our full-month scoring to that median. The last
+line printed is JSON with every figure, for later comparisons.
 
     .venv/bin/python benchmarks/score_month.py                       # PostgreSQL and SQLite
     .venv/bin/python benchmarks/score_month.py --engines postgresql  # one engine
     .venv/bin/python benchmarks/score_month.py --services 30         # a quick small run
+    .venv/bin/python benchmarks/score_month.py --no-prometheus       # without the baseline
 
-PostgreSQL: a scratch database `sla_bench` is (re)created on SLA_BENCH_POSTGRES_URL
-(default postgresql+psycopg://postgres@127.0.0.1:5432/postgres).
+PostgreSQL: a scratch database `sla_bench` (or `--database NAME`, so that two runs on one server
+do not drop each other's) is (re)created on SLA_BENCH_POSTGRES_URL (default
+postgresql+psycopg://postgres@127.0.0.1:5432/postgres). Prometheus: `prometheus` and
+`promtool` on the PATH (Debian: apt-get install prometheus).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
+import queue as queues
 import resource
 import shutil
+import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+import prometheus_baseline
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 PERIOD = "2026-07"
 START = datetime(2026, 6, 30, 23, 0, tzinfo=timezone.utc)  # local midnight, 1 July (BST)
 DAYS = 31
+END = START + timedelta(days=DAYS)  # local midnight, 1 August: the month's end
 MINUTES = DAYS * 24 * 60
 TAIL_MINUTES = 5  # held back, then ingested to measure incremental re-scoring
 AGREEMENTS, CUSTOMERS_PER_AGREEMENT, OBJECTIVES = 30, 2, 85
@@ -132,7 +161,7 @@ def generate(workdir: Path, services: int) -> None:
 # ------------------------------------------------------------------ measurement
 
 
-def fresh_database(engine_name: str, workdir: Path) -> str:
+def fresh_database(engine_name: str, workdir: Path, database: str) -> str:
     if engine_name == "sqlite":
         path = workdir / "bench.sqlite"
         for suffix in ("", "-wal", "-shm"):
@@ -143,21 +172,40 @@ def fresh_database(engine_name: str, workdir: Path) -> str:
     server = os.environ.get("SLA_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     plain = server.replace("+psycopg", "")
     with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS sla_bench WITH (FORCE)")
-        conn.execute("CREATE DATABASE sla_bench")
-    return server.rsplit("/", 1)[0] + "/sla_bench"
+        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{database}"')
+    return server.rsplit("/", 1)[0] + f"/{database}"
 
 
-def measure(engine_name: str, workdir: Path, queue: multiprocessing.Queue) -> None:
+def database_bytes(engine: Engine) -> int:
+    """The database's size on disk, as the module docstring says."""
+    from sqlalchemy import text
+
+    from worker.storage.engine import sqlite_file
+
+    path = sqlite_file(engine.url)
+    if path is None:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one())
+    with sqlite3.connect(path, isolation_level=None) as conn:
+        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    if busy:
+        print(f"warning: the WAL of {path} could not be fully checkpointed; counted as it is", flush=True)
+    wal = Path(f"{path}-wal")
+    return Path(path).stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+
+
+def measure(engine_name: str, workdir: Path, database: str, queue: multiprocessing.Queue) -> None:
     from worker.config import load_catalogue
     from worker.storage.engine import make_engine
     from worker.storage.migrate import upgrade
     from worker.usecases.ingest import ingest_path
     from worker.usecases.score import score_pending, score_period
 
-    url = fresh_database(engine_name, workdir)
+    url = fresh_database(engine_name, workdir, database)
     upgrade(url)
     engine = make_engine(url)
+    empty_bytes = database_bytes(engine)
     catalogue = load_catalogue(workdir / "config")
     figures: dict[str, float] = {}
 
@@ -172,6 +220,8 @@ def measure(engine_name: str, workdir: Path, queue: multiprocessing.Queue) -> No
     figures["ingest_s"] = time.perf_counter() - began
     figures["samples"] = samples
     figures["ingest_rate"] = samples / figures["ingest_s"]
+    figures["database_bytes"] = database_bytes(engine) - empty_bytes
+    figures["bytes_per_sample"] = figures["database_bytes"] / samples
     report = ingest_path(engine, catalogue, "incidents", workdir / "incidents.csv", now)
     assert report.refused == 0, report.refusals[:3]
 
@@ -191,11 +241,60 @@ def measure(engine_name: str, workdir: Path, queue: multiprocessing.Queue) -> No
     queue.put(figures)
 
 
+def measure_prometheus(workdir: Path, queue: multiprocessing.Queue) -> None:
+    at_ms = int(END.timestamp() * 1000)
+    queue.put(prometheus_baseline.measure_baseline(workdir, at_ms, DAYS))
+
+
+def in_child(
+    context: multiprocessing.context.SpawnContext, target: Callable[..., None], *args: object
+) -> dict[str, float] | None:
+    """Run `target(*args, queue)` in a fresh process; its figures, or None if it failed."""
+    queue = context.Queue()
+    child = context.Process(target=target, args=(*args, queue))
+    child.start()
+    while True:
+        try:
+            figures: dict[str, float] = queue.get(timeout=1)
+            break
+        except queues.Empty:
+            if not child.is_alive():
+                return None
+    child.join()
+    return figures
+
+
+def print_prometheus(figures: dict[str, float]) -> None:
+    print(
+        f"{'prometheus':>10}: {figures['samples']:,.0f} up samples of {figures['series']:,.0f} series in "
+        f"{figures['blocks']:.0f} blocks, {figures['tsdb_bytes'] / 1e6:,.1f} MB = {figures['bytes_per_sample']:.2f} "
+        f"bytes/sample (export {figures['export_s']:.0f} s, back-fill {figures['backfill_s']:.0f} s) | "
+        f"avg_over_time(probe_success[{DAYS}d]) first {figures['first_s']:.3f} s, median of "
+        f"{prometheus_baseline.RUNS} more {figures['median_s']:.3f} s ({figures['min_s']:.3f}–{figures['max_s']:.3f})",
+        flush=True,
+    )
+
+
+def print_engine(engine_name: str, figures: dict[str, float]) -> None:
+    print(
+        f"{engine_name:>10}: ingest {figures['samples']:,.0f} samples in {figures['ingest_s']:.1f} s "
+        f"= {figures['ingest_rate']:,.0f} samples/s | {figures['database_bytes'] / 1e6:,.1f} MB stored "
+        f"= {figures['bytes_per_sample']:.1f} bytes/sample | full-month scoring of {figures['results']:,.0f} "
+        f"results {figures['score_full_s']:.2f} s | re-scoring after {TAIL_MINUTES} more minutes "
+        f"({figures['rescored_results']:,.0f} results) {figures['rescore_s']:.2f} s | "
+        f"peak memory {figures['peak_mb']:,.0f} MB"
+        + (f" | scoring ÷ Prometheus = {figures['ratio']:.1f}" if "ratio" in figures else ""),
+        flush=True,
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engines", default="postgresql,sqlite")
     parser.add_argument("--services", type=int, default=300)
     parser.add_argument("--workdir", type=Path, help="keep generated data here (default: a temporary folder)")
+    parser.add_argument("--no-prometheus", action="store_true", help="skip the Prometheus baseline")
+    parser.add_argument("--database", default="sla_bench", help="PostgreSQL scratch database, dropped and re-created")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="sla-bench-"))
     context = multiprocessing.get_context("spawn")
@@ -208,23 +307,33 @@ def main() -> int:
         if child.exitcode != 0:
             return 1
         marker.touch()
+    summary: dict[str, object] = {"period": PERIOD, "services": args.services}
+    failed = False
+    prometheus = None
+    if not args.no_prometheus:
+        # First: a missing or broken Prometheus shows before the long engine runs.
+        prometheus = in_child(context, measure_prometheus, workdir)
+        if prometheus is None:
+            print("prometheus: the baseline failed (see above); continuing without it", flush=True)
+            failed = True
+        else:
+            print_prometheus(prometheus)
+            summary["prometheus"] = prometheus
     for engine_name in args.engines.split(","):
-        queue = context.Queue()
-        child = context.Process(target=measure, args=(engine_name, workdir, queue))
-        child.start()
-        figures = queue.get()
-        child.join()
-        print(
-            f"{engine_name:>10}: ingest {figures['samples']:,.0f} samples in {figures['ingest_s']:.1f} s "
-            f"= {figures['ingest_rate']:,.0f} samples/s | full-month scoring of {figures['results']:,.0f} results "
-            f"{figures['score_full_s']:.2f} s | re-scoring after {TAIL_MINUTES} more minutes "
-            f"({figures['rescored_results']:,.0f} results) {figures['rescore_s']:.2f} s | "
-            f"peak memory {figures['peak_mb']:,.0f} MB",
-            flush=True,
-        )
+        figures = in_child(context, measure, engine_name, workdir, args.database)
+        if figures is None:
+            print(f"{engine_name:>10}: the measurement failed (see above)", flush=True)
+            failed = True
+            continue
+        if prometheus is not None:
+            figures["prometheus_s"] = prometheus["median_s"]
+            figures["ratio"] = figures["score_full_s"] / prometheus["median_s"]
+        print_engine(engine_name, figures)
+        summary[engine_name] = figures
+    print(json.dumps(summary), flush=True)
     if not args.workdir:
         shutil.rmtree(workdir, ignore_errors=True)
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
