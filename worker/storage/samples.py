@@ -70,8 +70,9 @@ _PG_UPDATE = (
     "AS u(service_key, signal, day, samples, first_ms, last_ms, block) "
     "WHERE d.service_key = u.service_key AND d.signal = u.signal AND d.day = u.day"
 )
-_PG_LOAD_SERIES = (
-    "SELECT block FROM sample_days WHERE service_key = %s AND signal = %s AND day >= %s AND day <= %s ORDER BY day"
+_PG_LOAD_BLOCKS = (
+    "SELECT service_key, signal, block FROM sample_days WHERE service_key = ANY(%s::int4[]) "
+    "AND signal = ANY(%s::int2[]) AND day >= %s AND day <= %s ORDER BY service_key, signal, day"
 )
 _SQLITE_STORED = "SELECT block FROM sample_days WHERE service_key = ? AND signal = ? AND day = ?"
 _SQLITE_UPSERT = (
@@ -79,8 +80,9 @@ _SQLITE_UPSERT = (
     "ON CONFLICT (service_key, signal, day) DO UPDATE SET samples = excluded.samples, "
     "first_ms = excluded.first_ms, last_ms = excluded.last_ms, block = excluded.block"
 )
-_SQLITE_LOAD_SERIES = (
-    "SELECT block FROM sample_days WHERE service_key = ? AND signal = ? AND day >= ? AND day <= ? ORDER BY day"
+_SQLITE_LOAD_BLOCKS = (
+    "SELECT service_key, signal, block FROM sample_days WHERE service_key IN ({keys}) AND signal IN ({codes}) "
+    "AND day >= ? AND day <= ? ORDER BY service_key, signal, day"
 )
 
 
@@ -327,27 +329,35 @@ def load_service_samples(
     end_ms: int,
 ) -> dict[tuple[int, int], Series]:
     """Every (service_key, signal) pair asked for → its series over [start_ms, end_ms), as
-    `load_samples` returns it (empty arrays when nothing is stored). Only the days that meet
-    the span are read and decoded."""
-    pairs = [(int(k), int(s)) for k in dict.fromkeys(service_keys) for s in dict.fromkeys(signals)]
+    `load_samples` returns it (empty arrays when nothing is stored). One query for all of
+    them; only the days that meet the span are read and decoded."""
+    keys = list(dict.fromkeys(int(k) for k in service_keys))
+    codes = list(dict.fromkeys(int(s) for s in signals))
     start_ms, end_ms = int(start_ms), int(end_ms)
-    days = (start_ms // codec.DAY_MS, (end_ms - 1) // codec.DAY_MS)
+    blocks: dict[tuple[int, int], list[bytes]] = {(k, s): [] for k in keys for s in codes}
+    if keys and codes and end_ms > start_ms:
+        days = (start_ms // codec.DAY_MS, (end_ms - 1) // codec.DAY_MS)
+        for key, code, block in _fetch_blocks(conn, keys, codes, days):
+            blocks[(key, code)].append(block)
+    return {pair: _span(found, start_ms, end_ms) for pair, found in blocks.items()}
+
+
+def _fetch_blocks(conn: Connection, keys: list[int], codes: list[int], days: tuple[int, int]) -> list[tuple[int, int, bytes]]:
+    """(service_key, signal, block) in key, signal, day order; PostgreSQL sends the blocks as
+    raw bytes (binary protocol), not hex text."""
     raw = _driver_connection(conn)
     if is_postgresql(conn):
         with raw.cursor(binary=True) as cur:
-            return {pair: _span(_fetch(cur, _PG_LOAD_SERIES, (*pair, *days)), start_ms, end_ms) for pair in pairs}
+            cur.execute(_PG_LOAD_BLOCKS, (keys, codes, *days))
+            return [(k, s, bytes(b)) for k, s, b in cur.fetchall()]
     if is_sqlite(conn):
+        statement = _SQLITE_LOAD_BLOCKS.format(keys=",".join("?" * len(keys)), codes=",".join("?" * len(codes)))
         cur = raw.cursor()
         try:
-            return {pair: _span(_fetch(cur, _SQLITE_LOAD_SERIES, (*pair, *days)), start_ms, end_ms) for pair in pairs}
+            return list(cur.execute(statement, (*keys, *codes, *days)).fetchall())
         finally:
             cur.close()
     raise NotImplementedError(f"samples are not implemented for {conn.dialect.name}")
-
-
-def _fetch(cur: Any, statement: str, args: tuple[int, ...]) -> list[bytes]:
-    cur.execute(statement, args)
-    return [row[0] for row in cur.fetchall()]
 
 
 def _span(blocks: list[bytes], start_ms: int, end_ms: int) -> Series:
