@@ -46,12 +46,15 @@ def parse_addr(addr: str) -> tuple[str, int]:
 
 
 def make_registry(
-    engine: Engine, catalogue: Callable[[], Catalogue], clock: Callable[[], datetime] = utc_now
+    engine: Engine,
+    catalogue: Callable[[], Catalogue],
+    clock: Callable[[], datetime] = utc_now,
+    series: str = "per_customer",
 ) -> CollectorRegistry:
     """A registry holding only the stored-state collector (no process or platform metrics:
     the endpoint serves the SPEC 10 families and nothing else)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StoredStateCollector(engine, catalogue, clock))
+    registry.register(StoredStateCollector(engine, catalogue, clock, series))
     return registry
 
 
