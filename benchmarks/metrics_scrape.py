@@ -278,17 +278,23 @@ def measure_regional(engine_name: str, workdir: Path, scrapes: int, past_months:
     queue.put(figures)
 
 
+def in_child(target, *args: object) -> dict[str, float]:  # noqa: ANN001 - a measuring function
+    """Run `target(*args, queue)` in a fresh process (its own imports and memory); its figures."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=target, args=(*args, queue))
+    child.start()
+    figures = queue.get()
+    child.join()
+    return figures
+
+
 def main_regional(args: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="sla-metrics-regional-"))
     try:
         write_regional_config(workdir / "config")
-        context = multiprocessing.get_context("spawn")
         for engine_name in args.engines.split(","):
-            queue = context.Queue()
-            child = context.Process(target=measure_regional, args=(engine_name, workdir, args.scrapes, args.past_months, queue))
-            child.start()
-            f = queue.get()
-            child.join()
+            f = in_child(measure_regional, engine_name, workdir, args.scrapes, args.past_months)
             print(f"{engine_name:>10}: {REGIONAL_CUSTOMERS:,} practices, 30,000 current results "
                   f"({f['stored_results']:,.0f} stored over {args.past_months + 1} months), 150,000 burn rates; "
                   f"configuration loaded in {f['config_s']:.1f} s", flush=True)
@@ -316,13 +322,8 @@ def main() -> int:
     try:
         write_config(workdir / "config", args.services)
         write_incidents(workdir / "incidents.csv", args.services)
-        context = multiprocessing.get_context("spawn")
         for engine_name in args.engines.split(","):
-            queue = context.Queue()
-            child = context.Process(target=measure, args=(engine_name, workdir, args.scrapes, args.services, queue))
-            child.start()
-            f = queue.get()
-            child.join()
+            f = in_child(measure, engine_name, workdir, args.scrapes, args.services)
             print(
                 f"{engine_name:>10}: {f['results']:,.0f} results, {f['burn_rates']:,.0f} burn rates refreshed in "
                 f"{f['refresh_s']:.2f} s | scrape ({f['sample_lines']:,.0f} samples, {f['body_bytes'] / 1e6:.1f} MB "

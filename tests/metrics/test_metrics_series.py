@@ -328,3 +328,44 @@ def test_sla_metrics_series_per_agreement_is_taken_from_the_environment(engine, 
     status = series_of(text)["sla_objective_status"]
     assert len(status) == 2 * 10 + 1 and not any(k == "customer" for key in status for k, _ in key)
     assert "sla_objective_customers{" in text and 'customer="' not in text, "per agreement: no customer label anywhere"
+
+
+# --- the fast rows render as prometheus-client would -------------------------------------------------
+
+
+class _Fixed:
+    def __init__(self, families):  # noqa: ANN001
+        self.families = families
+
+    def collect(self):  # noqa: ANN201
+        return self.families
+
+
+def test_row_gauges_render_the_bytes_prometheus_client_writes_odd_numbers_and_labels_included():
+    from prometheus_client.registry import CollectorRegistry
+
+    from worker.metrics.exposition import LabelSet, RowGauge, label_text
+
+    names = ["agreement", "customer", "objective"]
+    odd = ('a"b', "back\\slash", "new\nline")
+    plain = LabelSet(("core", "acute", "epr"), label_text(names, ("core", "acute", "epr")))
+    quoted = LabelSet(odd, label_text(names, odd))
+    gauge = RowGauge("sla_objective_status", "Status.", names)
+    burn = RowGauge("sla_burn_rate", "Burn \\ rate\nhelp.", names, last_label="window")
+    numbers = [0.0, -0.0, 1.0, 2, 0.1, 1e-7, 999_999.9, 1e6, 1_234_567.0, 1e22, -5e6, math.inf, -math.inf, math.nan]
+    for value in numbers:
+        gauge.add(plain, float(value))
+        burn.add(quoted, float(value), 'w"1')
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Fixed([gauge, burn]))
+    assert render([gauge, burn]) == generate_latest(registry)
+    assert [s.labels["window"] for s in burn.samples] == ['w"1'] * len(numbers)
+
+
+def test_a_row_gauge_last_label_must_sort_after_the_others():
+    from worker.metrics.exposition import RowGauge
+
+    with pytest.raises(ValueError):
+        RowGauge("sla_x", "X.", ["agreement", "zone"], last_label="window")
+    with pytest.raises(ValueError):
+        RowGauge("sla_x", "X.", [], last_label="window")
