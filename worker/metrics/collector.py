@@ -1,7 +1,7 @@
 """The SPEC 10 metric families, read from stored state at every scrape.
 
-Nothing is kept in this process's memory: results, burn rates, source counters and task
-durations all come from the database, so the figures are the same whichever worker process
+No figure is kept in this process's memory (only the label sets made from the configuration):
+results, burn rates, source counters and task durations all come from the database, so the figures are the same whichever worker process
 computed them and however many processes there are (or were).
 
 - Objective families (`sla_objective_*`, `sla_error_budget_remaining_ratio`,
