@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +32,9 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     smtp_from: str = "sla-worker@localhost"
     metrics_addr: str = "127.0.0.1:9464"
+    # The objective families per (agreement, customer, objective), as SPEC 10 lists them, or
+    # once per (agreement, objective) holding the worst of its customers (docs/metrics.md).
+    metrics_series: Literal["per_customer", "per_agreement"] = "per_customer"
     reports_dir: Path = Path("var/reports")
     schedules_dir: Path = PACKAGED_SCHEDULES_DIR  # SLA_SCHEDULES_DIR replaces it
     worker_concurrency: int = 2

@@ -41,7 +41,8 @@ def tool(name: str) -> str:
     pytest.skip(reason)
 
 
-def test_the_exposition_passes_promtool_check_metrics_with_no_warning(engine: Engine):
+@pytest.mark.parametrize("series", ["per_customer", "per_agreement"])
+def test_the_exposition_passes_promtool_check_metrics_with_no_warning(engine: Engine, series: str):
     promtool = tool("promtool")
     catalogue = load_catalogue(CASE / "config")
     for kind in ("incidents", "maintenance", "samples"):
@@ -53,7 +54,8 @@ def test_the_exposition_passes_promtool_check_metrics_with_no_warning(engine: En
         record_failure(conn, "drop", "incidents", DURING, "unreadable file")
         for seconds in (0.02, 1.5, 45.0):
             record_duration(conn, "sla.score_pending", seconds)
-    text = render(make_registry(engine, lambda: catalogue, lambda: DURING).collect())
+    text = render(make_registry(engine, lambda: catalogue, lambda: DURING, series).collect())
+    assert (b"sla_objective_customers{" in text) == (series == "per_agreement")
     assert b"sla_burn_rate{" in text and b"sla_task_duration_seconds_bucket{" in text and b"sla_objective_status{" in text
     done = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, timeout=60)
     assert done.returncode == 0 and done.stdout == b"" and done.stderr == b"", done.stdout + done.stderr

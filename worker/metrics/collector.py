@@ -1,7 +1,7 @@
 """The SPEC 10 metric families, read from stored state at every scrape.
 
-Nothing is kept in this process's memory: results, burn rates, source counters and task
-durations all come from the database, so the figures are the same whichever worker process
+No figure is kept in this process's memory (only the label sets made from the configuration):
+results, burn rates, source counters and task durations all come from the database, so the figures are the same whichever worker process
 computed them and however many processes there are (or were).
 
 - Objective families (`sla_objective_*`, `sla_error_budget_remaining_ratio`,
@@ -25,8 +25,10 @@ computed them and however many processes there are (or were).
 Every objective family carries `kind`: `agreement` for a customer's agreement, `contract` for a
 supplier's underpinning contract (SPEC 9.2: `agreement` is then the contract id and `customer`
 the supplier id). Label values are the configured ids: `service` is the service the objective
-names, the template for a per-customer service (issue 16). Only objectives, customers and agreements present in the
-current configuration are served, so removing one from the YAML removes its series.
+names, the template for a per-customer service (issue 16). Only objectives, customers and
+agreements present in the current configuration are served, so removing one from the YAML
+removes its series. SLA_METRICS_SERIES=per_agreement serves the objective families once per
+(agreement, objective), the aggregate of its customers (`worker.metrics.objectives`).
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -42,21 +43,34 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import Connection
 
-from worker.domain.model import Catalogue, Status
-from worker.scoring.periods import period_of
+from worker.domain.model import Catalogue
+from worker.metrics.exposition import RowGauge
+from worker.metrics.objectives import (
+    CUSTOMERS_FAMILY,
+    CUSTOMERS_HELP,
+    OBJECTIVE_FAMILY_NAMES,
+    OBJECTIVE_LABELS,
+    PER_AGREEMENT,
+    PER_CUSTOMER,
+    SERIES,
+    STATUS_CODES,
+    ConfiguredObjectives,
+    current_periods,
+    current_results,
+    fresh_burn_rates,
+    labels_of,
+    ratio,
+    serve_objectives,
+)
 from worker.storage.alerts import firing_counts, notification_counts
-from worker.storage.burn_rates import burn_rate_values
 from worker.storage.engine import read_only
 from worker.storage.reports import sent_totals
-from worker.storage.tables import results as results_table
 from worker.storage.tables import watermarks
 from worker.storage.task_durations import load_histograms
 
-# `kind`: "agreement" (a customer's SLA) or "contract" (a supplier's underpinning contract,
-# whose `customer` is the supplier id: SPEC 9.2), so a dashboard can keep the two apart.
-OBJECTIVE_LABELS = ["agreement", "customer", "service", "objective", "type", "kind"]
+__all__ = ["FAMILIES", "STATUS_CODES", "StoredStateCollector", "collect_families", "current_periods", "ratio", "served_names"]
+
 BURN_RATE_MAX_AGE_S = 15 * 60.0
-STATUS_CODES = {Status.GREEN.value: 0, Status.AMBER.value: 1, Status.RED.value: 2, Status.NO_DATA.value: -1}
 
 # name → (type, help, labels). Counters are named without `_total` here, as prometheus-client
 # wants; it adds the suffix in the exposition.
@@ -120,22 +134,18 @@ def served_names() -> set[str]:
             names.update(name + suffix for suffix in ("_bucket", "_count", "_sum"))
         else:
             names.add(name)
-    return names
+    return names | {CUSTOMERS_FAMILY}
 
 
-def _family(name: str) -> Metric:
+def _family(name: str, series: str = PER_CUSTOMER) -> Metric:
     kind, documentation, labels = FAMILIES[name]
+    if name in OBJECTIVE_FAMILY_NAMES:
+        return RowGauge(name, documentation, labels_of(series), "window" if name == "sla_burn_rate" else None)
     if kind == "counter":
         return CounterMetricFamily(name, documentation, labels=labels)
     if kind == "histogram":
         return HistogramMetricFamily(name, documentation, labels=labels)
     return GaugeMetricFamily(name, documentation, labels=labels)
-
-
-def ratio(percent: float) -> float:
-    """A stored percentage as a 0–1 ratio: the float nearest to the decimal quotient, so a
-    99.9 % target is 0.999 and not 0.9990000000000001 (as 99.9 / 100 gives)."""
-    return float(Decimal(repr(float(percent))) / 100)
 
 
 def utc_now() -> datetime:
@@ -146,29 +156,58 @@ class StoredStateCollector(Collector):
     """A prometheus-client collector that reads every family from the database per scrape.
 
     `catalogue` returns the current configuration (reloaded by the caller when the YAML
-    changes); `clock` gives "now", which decides each agreement's current period."""
+    changes); `clock` gives "now", which decides each agreement's current period; `series`
+    is SLA_METRICS_SERIES (per_customer or per_agreement, `worker.metrics.objectives`). The
+    objectives' label sets are kept between scrapes while the configuration is the same
+    object: they are the configuration's, not the database's."""
 
-    def __init__(self, engine: Engine, catalogue: Callable[[], Catalogue], clock: Callable[[], datetime] = utc_now):
+    def __init__(
+        self,
+        engine: Engine,
+        catalogue: Callable[[], Catalogue],
+        clock: Callable[[], datetime] = utc_now,
+        series: str = PER_CUSTOMER,
+    ):
         self._engine = engine
         self._catalogue = catalogue
         self._clock = clock
+        if series not in SERIES:
+            raise ValueError(f"unknown metrics series {series!r}: expected one of {', '.join(SERIES)}")
+        self._series = series
+        self._configured: ConfiguredObjectives | None = None
 
     def describe(self) -> Iterator[Metric]:
         """The families without samples, so registering the collector reads nothing."""
         for name in FAMILIES:
-            yield _family(name)
+            yield _family(name, self._series)
+        if self._series == PER_AGREEMENT:
+            yield RowGauge(CUSTOMERS_FAMILY, CUSTOMERS_HELP, labels_of(PER_AGREEMENT) + ["status"])
 
     def collect(self) -> Iterator[Metric]:
         catalogue, now = self._catalogue(), self._clock()
+        configured = self._configured
+        if configured is None or configured.catalogue is not catalogue:
+            configured = self._configured = ConfiguredObjectives(catalogue, self._series)
         with read_only(self._engine) as conn:
-            families = collect_families(conn, catalogue, now)
+            families = collect_families(conn, catalogue, now, self._series, configured)
         yield from families
 
 
-def collect_families(conn: Connection, catalogue: Catalogue, now: datetime) -> list[Metric]:
-    """Every SPEC 10 family at `now`, in the order of `FAMILIES`."""
-    families: dict[str, Any] = {name: _family(name) for name in FAMILIES}
-    _objective_families(conn, catalogue, now, families)
+def collect_families(
+    conn: Connection,
+    catalogue: Catalogue,
+    now: datetime,
+    series: str = PER_CUSTOMER,
+    configured: ConfiguredObjectives | None = None,
+) -> list[Metric]:
+    """Every SPEC 10 family at `now`, in the order of `FAMILIES` (per agreement, the count of
+    customers by status follows the objective families)."""
+    families: dict[str, Any] = {name: _family(name, series) for name in FAMILIES}
+    if series == PER_AGREEMENT:
+        labels = labels_of(PER_AGREEMENT) + ["status"]
+        customers = RowGauge(CUSTOMERS_FAMILY, CUSTOMERS_HELP, labels)
+        families = _insert_after(families, "sla_data_coverage_ratio", CUSTOMERS_FAMILY, customers)
+    _objective_families(conn, configured or ConfiguredObjectives(catalogue, series), now, families)
     _source_families(conn, catalogue, families)
     histograms = families["sla_task_duration_seconds"]
     for histogram in load_histograms(conn):
@@ -182,54 +221,24 @@ def collect_families(conn: Connection, catalogue: Catalogue, now: datetime) -> l
     return list(families.values())
 
 
-def current_periods(catalogue: Catalogue, now: datetime) -> dict[str, str]:
-    """Agreement id → its running period (the month of `now` in the agreement's zone)."""
-    now_s = now.timestamp()
-    return {a.id: period_of(now_s, a.timezone) for a in catalogue.agreements.values()}
+def _insert_after(families: dict[str, Any], after: str, name: str, family: Metric) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in families.items():
+        out[key] = value
+        if key == after:
+            out[name] = family
+    return out
 
 
-def _objective_families(conn: Connection, catalogue: Catalogue, now: datetime, families: dict[str, Any]) -> None:
-    periods = current_periods(catalogue, now)
+def _objective_families(
+    conn: Connection, configured: ConfiguredObjectives, now: datetime, families: dict[str, Any]
+) -> None:
+    periods = current_periods(configured.catalogue, now)
     if not periods:
         return
-    # `service` is the service the objective names as configured: for a per-customer template
-    # (issue 16) the template id, not the instance the result was measured on, so a customer ×
-    # service view has one `site-link` column, not one column per practice (`customer` tells
-    # the practices apart; the instance id is `<service>.<customer>`).
-    configured = {
-        (a.id, customer, o.id): (o.service, o.type.value, a.kind.value)
-        for a in catalogue.agreements.values()
-        for customer in a.customers
-        for o in a.objectives
-    }
-    compliance = families["sla_objective_compliance_ratio"]
-    target = families["sla_objective_target_ratio"]
-    status = families["sla_objective_status"]
-    budget = families["sla_error_budget_remaining_ratio"]
-    coverage = families["sla_data_coverage_ratio"]
-    t = results_table
-    query = select(
-        t.c.agreement, t.c.customer, t.c.objective, t.c.period, t.c.type, t.c.target, t.c.value, t.c.status,
-        t.c.coverage, t.c.error_budget_remaining,
-    ).where(t.c.period.in_(sorted(set(periods.values()))))
-    for agreement, customer, objective, period, kind, target_pct, value, state, cover, remaining in conn.execute(query):
-        shape = configured.get((agreement, customer, objective))
-        if periods.get(agreement) != period or shape is None:
-            continue
-        labels = [agreement, customer, shape[0], objective, kind, shape[2]]
-        target.add_metric(labels, ratio(target_pct))
-        status.add_metric(labels, STATUS_CODES.get(state, -1))
-        if value is not None:
-            compliance.add_metric(labels, ratio(value))
-        if remaining is not None:
-            budget.add_metric(labels, remaining)
-        if cover is not None:
-            coverage.add_metric(labels, cover)
-    burn = families["sla_burn_rate"]
-    for agreement, customer, objective, window, rate in burn_rate_values(conn, now - timedelta(seconds=BURN_RATE_MAX_AGE_S)):
-        shape = configured.get((agreement, customer, objective))
-        if shape is not None:
-            burn.add_metric([agreement, customer, shape[0], objective, shape[1], shape[2], window], rate)
+    results = current_results(conn, list(periods.values()))
+    burn_rates = fresh_burn_rates(conn, now - timedelta(seconds=BURN_RATE_MAX_AGE_S))
+    serve_objectives(configured, periods, results, burn_rates, families)
 
 
 def _source_families(conn: Connection, catalogue: Catalogue, families: dict[str, Any]) -> None:

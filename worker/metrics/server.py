@@ -2,8 +2,9 @@
 
 `serve(settings)` runs it in the foreground (`sla-worker metrics serve`; `sla-worker run`
 starts that command beside the worker). Each scrape reads the database through
-`StoredStateCollector`; nothing is cached between scrapes but the configuration, which is
-reloaded when a YAML file changes. The endpoint has no authentication: it binds to loopback
+`StoredStateCollector`; nothing is cached between scrapes but the configuration (and the
+label sets made from it), which is reloaded when a YAML file changes. SLA_METRICS_SERIES
+chooses per-customer series (the default) or per-agreement aggregates. The endpoint has no authentication: it binds to loopback
 unless told otherwise (docs/deploy.md, "Security notes").
 """
 
@@ -27,6 +28,7 @@ from worker.domain.errors import ConfigError
 from worker.domain.model import Catalogue
 from worker.metrics.collector import StoredStateCollector, utc_now
 from worker.metrics.exposition import CONTENT_TYPE, render
+from worker.metrics.objectives import PER_CUSTOMER
 from worker.runtime import Runtime
 from worker.settings import Settings
 from worker.storage.engine import make_engine
@@ -46,12 +48,16 @@ def parse_addr(addr: str) -> tuple[str, int]:
 
 
 def make_registry(
-    engine: Engine, catalogue: Callable[[], Catalogue], clock: Callable[[], datetime] = utc_now
+    engine: Engine,
+    catalogue: Callable[[], Catalogue],
+    clock: Callable[[], datetime] = utc_now,
+    series: str = PER_CUSTOMER,
 ) -> CollectorRegistry:
     """A registry holding only the stored-state collector (no process or platform metrics:
-    the endpoint serves the SPEC 10 families and nothing else)."""
+    the endpoint serves the SPEC 10 families and nothing else); `series` is
+    SLA_METRICS_SERIES."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StoredStateCollector(engine, catalogue, clock))
+    registry.register(StoredStateCollector(engine, catalogue, clock, series))
     return registry
 
 
@@ -149,7 +155,7 @@ def endpoint(
             return runtime.catalogue
 
     catalogue()
-    registry = make_registry(engine, catalogue, clock)
+    registry = make_registry(engine, catalogue, clock, settings.metrics_series)
     return MetricsServer(settings.metrics_addr, registry.collect)
 
 
