@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from worker.alerts.rules import MIN_COUNTED_RATIO, MIN_EVENTS
 from worker.domain.errors import ConfigError, InvalidValue
 from worker.domain.time import parse_duration
+from worker.scoring.shards import DEFAULT_SHARDS, SLOTS
 
 # The default beat schedule, installed with the package (SPEC 2): a worker started from any
 # directory runs it. The checkout's top-level `schedules/` is a link to this folder.
@@ -43,6 +44,10 @@ class Settings(BaseSettings):
     # real send takes; short enough that a page is not held up for long after a crash.
     notification_claim_timeout_s: float = Field(default=300.0, validation_alias="SLA_NOTIFICATION_CLAIM_TIMEOUT")
     report_claim_timeout_s: float = Field(default=900.0, validation_alias="SLA_REPORT_CLAIM_TIMEOUT")
+    # Scoring is cut into this many shards of services, scored by different worker processes at
+    # once (issue 16; docs/design.md, Shards). Any value is safe beside any other: locks are taken
+    # per slot of services, not per shard number.
+    scoring_shards: int = Field(default=DEFAULT_SHARDS, ge=1, le=SLOTS)
 
     @field_validator("late_data_grace_s", "notification_claim_timeout_s", "report_claim_timeout_s", mode="before")
     @classmethod
