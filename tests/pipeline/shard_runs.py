@@ -43,12 +43,14 @@ def stored_results(engine: Engine, period: str = "2026-10") -> list[dict[str, An
     return [r.as_json() for r in read_results(engine, period)]
 
 
-def stored_sheets(engine: Engine) -> dict[tuple[str, str, str], tuple[str, list[bool], np.ndarray]]:
-    """Every stored tally sheet: (agreement, objective, period) → (basis, tallied days, sums)."""
+def stored_sheets(engine: Engine, period: str | None = None) -> dict[tuple[str, str, str], tuple[str, list[bool], np.ndarray]]:
+    """Every stored tally sheet (of `period` only, when given): (agreement, objective, period)
+    → (basis, tallied days, sums)."""
     from worker.storage.tables import tallies
 
     with engine.connect() as conn:
-        rows = conn.execute(select(tallies)).all()
+        query = select(tallies) if period is None else select(tallies).where(tallies.c.period == period)
+        rows = conn.execute(query).all()
     return {
         (r.agreement, r.objective, r.period): (
             r.basis,
@@ -99,3 +101,25 @@ def _main(argv: list[str]) -> int:
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))
     raise SystemExit(_main(sys.argv[1:]))
+
+
+def reference_state(folder: Path, now: datetime) -> tuple[list[dict[str, Any]], dict[Any, Any]]:
+    """The golden month ingested and scored by one process in a fresh SQLite file: the stored
+    results of 2026-10 and every tally sheet, as the shard tests expect them."""
+    from worker.config import load_catalogue
+    from worker.storage.engine import make_engine
+    from worker.storage.migrate import upgrade
+    from worker.usecases.ingest import ingest
+    from worker.usecases.score import score_pending
+
+    url = f"sqlite:///{folder / 'one-process.sqlite'}"
+    upgrade(url)
+    engine = make_engine(url)
+    catalogue = load_catalogue(CASE / "config")
+    try:
+        for kind in ("incidents", "maintenance", "samples"):
+            ingest(engine, catalogue, kind, (CASE / f"{kind}.csv").read_bytes(), now)
+        score_pending(engine, catalogue, now, 6 * 3600.0)
+        return stored_results(engine), stored_sheets(engine)
+    finally:
+        engine.dispose()
