@@ -9,12 +9,12 @@ lets go."""
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timezone
 
 import pytest
 from shard_runs import CASE, finish, pending_ids, same_sheets, start, stored_results, stored_sheets
 from sqlalchemy import Engine, text
+from test_pipeline_scoring import assert_same as assert_same_results
 
 from worker.config import load_catalogue
 from worker.metrics.burn_rates import burn_rates_at
@@ -66,18 +66,6 @@ def reference(tmp_path_factory, catalogue):
         return stored_results(engine), stored_sheets(engine)
     finally:
         engine.dispose()
-
-
-def assert_same_results(got: list[dict], expected: list[dict]) -> None:
-    assert [(r["agreement"], r["customer"], r["objective"]) for r in got] == [
-        (r["agreement"], r["customer"], r["objective"]) for r in expected
-    ]
-    for g, e in zip(got, expected):
-        for key, value in e.items():
-            if isinstance(value, float) and g[key] is not None:
-                assert math.isclose(g[key], value, rel_tol=1e-12, abs_tol=1e-9), (e["objective"], key)
-            else:
-                assert g[key] == value, (e["objective"], key)
 
 
 def test_scoring_shard_by_shard_in_any_order_equals_scoring_every_shard_in_one_call(engine, catalogue, tmp_path):
