@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from worker.alerts.rules import MIN_COUNTED_RATIO, MIN_EVENTS
 from worker.domain.errors import ConfigError, InvalidValue
 from worker.domain.time import parse_duration
+from worker.scoring.shards import DEFAULT_SHARDS, SLOTS
 from worker.usecases.retention import DEFAULT_RETENTION_S
 
 # The default beat schedule, installed with the package (SPEC 2): a worker started from any
@@ -51,6 +52,10 @@ class Settings(BaseSettings):
     # Samples older than this are deleted by the daily `sla.apply_retention` (results and tally
     # sheets are kept for ever): docs/deploy.md says how much disk that needs.
     samples_retention_s: float = Field(default=DEFAULT_RETENTION_S, validation_alias="SLA_SAMPLES_RETENTION")
+    # Scoring is cut into this many shards of services, scored by different worker processes at
+    # once (issue 16; docs/design.md, Shards). Any value is safe beside any other: locks are taken
+    # per slot of services, not per shard number.
+    scoring_shards: int = Field(default=DEFAULT_SHARDS, ge=1, le=SLOTS)
 
     @field_validator(
         "late_data_grace_s", "notification_claim_timeout_s", "report_claim_timeout_s", "samples_retention_s", mode="before"

@@ -2,9 +2,9 @@
 event. Every task is safe to run twice: ingestion is an upsert with a file-hash claim,
 scoring consumes pending changes in its own transaction, results are upserts.
 
-Flow: collect (new files) → score_pending (only what changed) → evaluate_alerts.
-Beat (schedules/beat.yaml) also runs score_pending and reconcile as a safety net, so a lost
-message delays work but never loses it.
+Flow: collect (new files) → score_pending (only what changed, shard by shard) → evaluate_alerts.
+Beat (schedules/beat.yaml) also runs score_pending and reconcile (one score_shard message per
+period and shard) as a safety net, so a lost message delays work but never loses it.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from worker.celeryapp import app
 from worker.domain.errors import TransientError
 from worker.domain.model import SourceKind
 from worker.runtime import runtime
+from worker.scoring.shards import Shard
 from worker.sources import file_drop
 from worker.usecases import periods, score
 
@@ -137,24 +138,44 @@ def collect(source_id: str | None = None) -> int:
 
 @_task("sla.score_pending")
 def score_pending() -> int:
-    """Score what new input changed; then evaluate alerts on the new results."""
+    """Score what new input changed, shard by shard, skipping the shards another worker is
+    scoring right now (their changes wait for the next run); then evaluate alerts on the new
+    results. Every shard busy: nothing to do here. Returns the results stored."""
     rt = runtime()
-    results = score.score_pending(rt.engine, rt.catalogue, _now(), rt.settings.late_data_grace_s)
-    if results:
+    run = score.score_pending_shards(rt.engine, rt.catalogue, _now(), rt.settings.late_data_grace_s, shards=rt.settings.scoring_shards)
+    if run.busy:
+        log.info("score_pending: shards %s busy elsewhere, left for the next run", ", ".join(str(s) for s in run.busy))
+    if run.results:
         evaluate_alerts.delay()
-    return len(results)
+    return len(run.results)
 
 
 @_task("sla.reconcile")
 def reconcile() -> int:
-    """Re-score the running period (and the previous one until it is final) from scratch."""
+    """Re-score the running period (and the previous one until it is final) from scratch: one
+    `sla.score_shard` message per (period, shard), so every worker takes a part. Returns the
+    messages sent."""
     rt = runtime()
-    now = _now()
-    stored = 0
-    for period in periods.open_periods(rt.catalogue, now, rt.settings.late_data_grace_s):
-        stored += len(score.score_period(rt.engine, rt.catalogue, period, now, rt.settings.late_data_grace_s))
-    evaluate_alerts.delay()
-    return stored
+    count = rt.settings.scoring_shards
+    open_periods = periods.open_periods(rt.catalogue, _now(), rt.settings.late_data_grace_s)
+    for period in open_periods:
+        for index in range(count):
+            score_shard.delay(period, index, count)
+    return len(open_periods) * count
+
+
+@_task("sla.score_shard")
+def score_shard(period: str, shard: int, shards: int | None = None) -> int:
+    """Re-score one shard of one period from scratch (sent by `sla.reconcile`), waiting for a
+    worker scoring the same shard to finish first; then evaluate alerts. `shards` is the count
+    the sender cut the work in (a worker set to another count still scores exactly the sent
+    shard). Safe to run twice: results and tally sheets are upserts. Returns the results stored."""
+    rt = runtime()
+    part = Shard(shard, shards or rt.settings.scoring_shards)
+    results = score.score_period(rt.engine, rt.catalogue, period, _now(), rt.settings.late_data_grace_s, part)
+    if results:
+        evaluate_alerts.delay()
+    return len(results)
 
 
 @_task("sla.evaluate_alerts")

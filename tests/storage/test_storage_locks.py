@@ -8,13 +8,13 @@ from sqlalchemy import Engine, text
 from worker.storage.locks import (
     ALERT_EVALUATION_LOCK_ID,
     MIGRATION_LOCK_ID,
-    SCORING_LOCK_ID,
+    SCORING_SLOT_LOCK,
     hold_transaction_lock,
     is_postgresql,
     is_sqlite,
 )
 
-LOCK_IDS = (MIGRATION_LOCK_ID, SCORING_LOCK_ID, ALERT_EVALUATION_LOCK_ID)
+LOCK_IDS = (MIGRATION_LOCK_ID, SCORING_SLOT_LOCK, ALERT_EVALUATION_LOCK_ID)
 
 
 def test_every_lock_has_its_own_id():
@@ -35,11 +35,11 @@ def test_a_held_lock_keeps_every_other_transaction_out_until_its_own_ends(engine
         pytest.skip("SQLite takes no advisory lock: BEGIN IMMEDIATE already lets one writer in")
     attempt = text("SELECT pg_try_advisory_xact_lock(:id)")
     with engine.begin() as holder:
-        hold_transaction_lock(holder, SCORING_LOCK_ID)
+        hold_transaction_lock(holder, ALERT_EVALUATION_LOCK_ID)
         with engine.connect() as other:
-            assert other.execute(attempt, {"id": SCORING_LOCK_ID}).scalar_one() is False
-            assert other.execute(attempt, {"id": ALERT_EVALUATION_LOCK_ID}).scalar_one() is True
+            assert other.execute(attempt, {"id": ALERT_EVALUATION_LOCK_ID}).scalar_one() is False
+            assert other.execute(attempt, {"id": MIGRATION_LOCK_ID}).scalar_one() is True
             other.rollback()
     with engine.connect() as other:
-        assert other.execute(attempt, {"id": SCORING_LOCK_ID}).scalar_one() is True
+        assert other.execute(attempt, {"id": ALERT_EVALUATION_LOCK_ID}).scalar_one() is True
         other.rollback()

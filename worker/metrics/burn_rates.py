@@ -13,6 +13,7 @@ incident outcome list per rule.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime
 
 import numpy as np
@@ -40,12 +41,15 @@ def compute_burn_rates(engine: Engine, catalogue: Catalogue, now: datetime) -> l
         return burn_rates_at(conn, catalogue, now)
 
 
-def burn_rates_at(conn: Connection, catalogue: Catalogue, now: datetime) -> list[StoredBurnRate]:
+def burn_rates_at(
+    conn: Connection, catalogue: Catalogue, now: datetime, services: Callable[[str], bool] | None = None
+) -> list[StoredBurnRate]:
     """`compute_burn_rates` on the caller's connection (inside its transaction, it sees what
-    that transaction wrote)."""
+    that transaction wrote); only of the objectives on the services `services` says yes to
+    (a scoring shard's, issue 16), when given."""
     now_s = now.timestamp()
     found: list[StoredBurnRate] = []
-    work = contexts(catalogue, all_maintenance(conn, catalogue))
+    work = [c for c in contexts(catalogue, all_maintenance(conn, catalogue)) if services is None or services(c.objective.service)]
     keys = {service: key for key, service in sample_store.service_ids(conn).items()}
     by_service: dict[str, list[ObjectiveContext]] = defaultdict(list)
     incident_work: list[ObjectiveContext] = []
@@ -62,10 +66,13 @@ def burn_rates_at(conn: Connection, catalogue: Catalogue, now: datetime) -> list
     return found
 
 
-def store_burn_rates(conn: Connection, catalogue: Catalogue, now: datetime) -> int:
-    """Compute and store every burn rate at `now` inside the caller's transaction (scoring
-    calls this, so results and burn rates are committed together); returns the rows written."""
-    return upsert_burn_rates(conn, burn_rates_at(conn, catalogue, now))
+def store_burn_rates(
+    conn: Connection, catalogue: Catalogue, now: datetime, services: Callable[[str], bool] | None = None
+) -> int:
+    """Compute and store every burn rate at `now` (of the objectives on `services` only, when
+    given: a scoring shard stores its own) inside the caller's transaction (scoring calls this,
+    so results and burn rates are committed together); returns the rows written."""
+    return upsert_burn_rates(conn, burn_rates_at(conn, catalogue, now, services))
 
 
 def refresh_burn_rates(engine: Engine, catalogue: Catalogue, now: datetime) -> int:

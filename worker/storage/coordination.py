@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -38,14 +39,29 @@ def record_changes(conn: Connection, changes: list[tuple[str, str, float, float]
         )
 
 
-def claim_changes(conn: Connection) -> list[PendingChange]:
-    """Every pending change (they merge into a few spans, so all are taken at once), locked
-    for this transaction on PostgreSQL (others skip them); delete them with `forget_changes`
-    in the same transaction once acted on."""
-    query = select(pending_changes).order_by(pending_changes.c.id)
+def claim_changes(conn: Connection, services: Callable[[str], bool] | None = None) -> list[PendingChange]:
+    """The pending changes of the services `services` says yes to (a shard's; every pending
+    change when None; they merge into a few spans, so all are taken at once), locked for this
+    transaction on PostgreSQL: a concurrent claim skips them (`FOR UPDATE SKIP LOCKED`) rather
+    than waiting or taking them twice. Delete them with `forget_changes` in the same
+    transaction once acted on; a transaction that dies leaves them for the next run.
+
+    The services are picked by id in Python (the shard function is crc32, which SQL does not
+    share across engines): first the distinct services pending, then the rows of those wanted."""
+    query = select(pending_changes)
     if is_postgresql(conn):
         query = query.with_for_update(skip_locked=True)
-    return [PendingChange(r.id, r.kind, r.service, r.first_s, r.last_s) for r in conn.execute(query)]
+    if services is None:
+        rows = list(conn.execute(query))
+    else:
+        pending = conn.execute(select(pending_changes.c.service).distinct()).scalars()
+        wanted = sorted(s for s in pending if services(s))
+        rows = [
+            row
+            for start in range(0, len(wanted), 1000)  # bound the bound parameters (SQLite's limit)
+            for row in conn.execute(query.where(pending_changes.c.service.in_(wanted[start : start + 1000])))
+        ]
+    return sorted((PendingChange(r.id, r.kind, r.service, r.first_s, r.last_s) for r in rows), key=lambda c: c.id)
 
 
 def forget_changes(conn: Connection, ids: list[int]) -> None:

@@ -4,6 +4,8 @@ PostgreSQL advisory lock ids are numbers shared by every process (and every vers
 sla-worker: each is defined here once, so two jobs can never pick the same id by accident,
 and changing one is visibly a change for running deployments. They are transaction locks
 (`pg_advisory_xact_lock`): released at commit or rollback, never leaked by a dead worker.
+Scoring locks slots of services (`SCORING_SLOT_LOCK`, worker/scoring/shards.py), so concurrent
+shards go ahead side by side and only work on the same services waits.
 SQLite needs none: every transaction there begins with `BEGIN IMMEDIATE` (see engine.py),
 which already lets one writer in at a time.
 
@@ -13,14 +15,18 @@ comparing dialect names itself, so supporting another engine starts with this mo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import Dialect, Engine, text
 from sqlalchemy.engine import Connection
 
 # Serialises schema upgrades (worker.storage.migrations.env). 0x534C41 is "SLA".
 MIGRATION_LOCK_ID = 0x534C41
-# One scoring transaction at a time: two runs would both read a tally sheet and the later
-# write would drop the other's days.
-SCORING_LOCK_ID = 73112026
+# Scoring, one lock per slot of services (the two-int form: (SCORING_SLOT_LOCK, slot), shown
+# in pg_locks as classid, objid): two transactions scoring the same service would both read its
+# tally sheets and the later write would drop the other's days. (73112026, the one scoring lock
+# of versions before sharding, is not reused: an old worker would not exclude a new one.)
+SCORING_SLOT_LOCK = 73112028
 # One alert evaluation at a time: two would both see an alert start and notify it twice.
 ALERT_EVALUATION_LOCK_ID = 73112027
 
@@ -44,3 +50,24 @@ def hold_transaction_lock(conn: Connection, lock_id: int) -> None:
     nothing on SQLite, whose `BEGIN IMMEDIATE` already serialises writers."""
     if is_postgresql(conn):
         conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+
+
+def hold_slot_locks(conn: Connection, lock_class: int, slots: Sequence[int]) -> None:
+    """Wait for advisory locks (lock_class, slot) for every slot, in ascending order (every
+    process takes them in that order, so two waiters cannot deadlock), and hold them until
+    this transaction ends (PostgreSQL); nothing on SQLite."""
+    if is_postgresql(conn):
+        for slot in sorted(slots):
+            conn.execute(text("SELECT pg_advisory_xact_lock(:c, :s)"), {"c": lock_class, "s": slot})
+
+
+def try_slot_locks(conn: Connection, lock_class: int, slots: Sequence[int]) -> bool:
+    """Take advisory locks (lock_class, slot) for every slot without waiting, in ascending
+    order, stopping at the first one held elsewhere: True when this transaction holds them all
+    (held until it ends), False when another does (roll back to let go of those taken). Two
+    processes trying the same slots fail at the same first slot, so one of them gets them all.
+    Always True on SQLite, where `BEGIN IMMEDIATE` already made this the only writer."""
+    if not is_postgresql(conn):
+        return True
+    attempt = text("SELECT pg_try_advisory_xact_lock(:c, :s)")
+    return all(conn.execute(attempt, {"c": lock_class, "s": slot}).scalar_one() for slot in sorted(slots))

@@ -1,14 +1,19 @@
 """Scoring (SPEC 6): a period from scratch (`score_period`) or only what new input changed
 (`score_pending`, the worker's path). Each run loads what it needs, plans the work
 (`worker.scoring.plan`), computes with the pure core and writes results, tally sheets and
-burn rates in one transaction.
+burn rates in one transaction per shard.
+
+A shard (`worker.scoring.shards`) is a set of services with every objective on them; two
+shards share no tally sheet, result or burn rate, so different processes score them at once.
+A shard's transaction holds its slot locks (PostgreSQL advisory locks, worker/storage/locks.py):
+the only lock scoring takes, and it covers only that shard's services.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
@@ -44,6 +49,7 @@ from worker.scoring.score import (
     sample_results,
     tally_days,
 )
+from worker.scoring.shards import DEFAULT_SHARDS, Shard, all_shards
 from worker.scoring.tallies import DayTallies
 from worker.scoring.windows import LONGEST_WINDOW_S
 from worker.storage import incidents as incident_store
@@ -51,7 +57,7 @@ from worker.storage import results as result_store
 from worker.storage import samples as sample_store
 from worker.storage import tallies as tally_store
 from worker.storage.coordination import claim_changes, forget_changes
-from worker.storage.locks import SCORING_LOCK_ID, hold_transaction_lock
+from worker.storage.locks import SCORING_SLOT_LOCK, hold_slot_locks, try_slot_locks
 from worker.usecases.maintenance import all_maintenance
 from worker.usecases.periods import period_span, periods_touched
 
@@ -63,43 +69,116 @@ Rule = tuple[str, str | None, ObjectiveType, float | None, Calendar]
 """What an incident objective's outcomes depend on: service, priority, type, within, calendar."""
 
 
-def score_period(engine: Engine, catalogue: Catalogue, period: str, now: datetime, grace_s: float) -> list[Result]:
-    """Recompute one period from scratch and store its results (and tallies). Pending changes
-    that lie wholly inside the period are covered by this and forgotten. When the period
-    reaches into the burn-rate windows (the last 3 days), the burn rates at `now` are stored
-    in the same transaction: whoever scores (`sla-worker score`, `sla.reconcile`) leaves the
-    same stored state as the worker's `score_pending`."""
+def score_period(
+    engine: Engine,
+    catalogue: Catalogue,
+    period: str,
+    now: datetime,
+    grace_s: float,
+    shard: Shard | None = None,
+    *,
+    shards: int = DEFAULT_SHARDS,
+) -> list[Result]:
+    """Recompute one period from scratch and store its results (and tallies): of one shard's
+    services (`sla.score_shard`), or of every shard of `shards` one after another, each in its
+    own transaction (`shard` None: `sla-worker score`, the report run's finalising re-score).
+    Pending changes of the shard that lie wholly inside the period are covered by this and
+    forgotten. When the period reaches into the burn-rate windows (the last 3 days), the
+    shard's burn rates at `now` are stored in the same transaction: whoever scores leaves the
+    same stored state as the worker's `score_pending`. Waits for a shard another process is
+    scoring (PostgreSQL). Returns the results in agreement, customer, objective order."""
+    found: list[Result] = []
+    for part in (shard,) if shard is not None else all_shards(shards):
+        found += _score_period_shard(engine, catalogue, period, now, grace_s, part)
+    return sorted(found, key=result_order)
+
+
+def _score_period_shard(
+    engine: Engine, catalogue: Catalogue, period: str, now: datetime, grace_s: float, shard: Shard
+) -> list[Result]:
     with engine.begin() as conn:
-        hold_transaction_lock(conn, SCORING_LOCK_ID)
-        found = _score(conn, catalogue, period, now.timestamp(), grace_s, None)
+        hold_slot_locks(conn, SCORING_SLOT_LOCK, shard.slots)
+        found = _score(conn, catalogue, period, now.timestamp(), grace_s, None, shard)
         result_store.upsert_results(conn, found, computed_at=now)
         lo, hi = period_span(catalogue, period)
         margin = max((s.staleness_s for s in catalogue.services.values()), default=0.0)
-        forget_changes(conn, [c.id for c in claim_changes(conn) if c.first_s - margin >= lo and c.last_s < hi])
+        covered = [c.id for c in claim_changes(conn, shard.holds) if c.first_s - margin >= lo and c.last_s < hi]
+        forget_changes(conn, covered)
         if _within_burn_windows(catalogue, period, now.timestamp()):
-            store_burn_rates(conn, catalogue, now)
+            store_burn_rates(conn, catalogue, now, shard.holds)
     return found
 
 
-def score_pending(engine: Engine, catalogue: Catalogue, now: datetime, grace_s: float) -> list[Result]:
-    """Score what new input changed since the last run (the worker's path): claim the pending
-    changes, re-tally only the days and objectives they touch in every period they touch,
-    store the results and the burn rates at `now` and forget the changes — all in one
-    transaction, so a run that dies leaves the changes for the next one."""
-    with engine.begin() as conn:
-        hold_transaction_lock(conn, SCORING_LOCK_ID)
-        pending = claim_changes(conn)
-        found: list[Result] = []
-        if pending:
-            changes = Changes()
-            for change in pending:
-                changes.add(change.kind, change.service, change.first_s, change.last_s)
-            for period in periods_touched(catalogue, changes):
-                found += _score(conn, catalogue, period, now.timestamp(), grace_s, changes)
-            result_store.upsert_results(conn, found, computed_at=now)
-            forget_changes(conn, [c.id for c in pending])
-        store_burn_rates(conn, catalogue, now)  # new data or not: the windows slide with `now`
-    return found
+@dataclass(frozen=True)
+class PendingRun:
+    """What one `score_pending_shards` run did: the results it stored, the shards it scored,
+    the shards it left to another process scoring them at the time (PostgreSQL), and the ids
+    of the pending changes it consumed."""
+
+    results: list[Result]
+    scored: tuple[Shard, ...]
+    busy: tuple[Shard, ...]
+    forgotten: tuple[int, ...]
+
+
+def score_pending(
+    engine: Engine,
+    catalogue: Catalogue,
+    now: datetime,
+    grace_s: float,
+    shard: Shard | None = None,
+    *,
+    shards: int = DEFAULT_SHARDS,
+) -> list[Result]:
+    """Score what new input changed since the last run (the worker's path); the results
+    stored. See `score_pending_shards`."""
+    return score_pending_shards(engine, catalogue, now, grace_s, shard, shards=shards).results
+
+
+def score_pending_shards(
+    engine: Engine,
+    catalogue: Catalogue,
+    now: datetime,
+    grace_s: float,
+    shard: Shard | None = None,
+    *,
+    shards: int = DEFAULT_SHARDS,
+) -> PendingRun:
+    """Score what new input changed, shard by shard (one shard, or every shard of `shards`),
+    each in its own transaction: claim the shard's pending changes, re-tally only the days and
+    objectives they touch in every period they touch, store the results and the shard's burn
+    rates at `now` and forget the changes — so a run that dies leaves its shard's changes for
+    the next one. On PostgreSQL a shard that another process is scoring is skipped, not waited
+    for: two workers running this share the shards between them, and the changes that arrive
+    meanwhile wait for the next run (beat sends one every 5 minutes, every collect one)."""
+    run = PendingRun([], (), (), ())
+    for part in (shard,) if shard is not None else all_shards(shards):
+        with engine.begin() as conn:
+            if not try_slot_locks(conn, SCORING_SLOT_LOCK, part.slots):
+                conn.rollback()  # let go of the slots taken before the busy one
+                run = replace(run, busy=run.busy + (part,))
+                continue
+            found, forgotten = _score_pending_shard(conn, catalogue, now, grace_s, part)
+        run = replace(run, results=run.results + found, scored=run.scored + (part,), forgotten=run.forgotten + forgotten)
+    return run
+
+
+def _score_pending_shard(
+    conn: Connection, catalogue: Catalogue, now: datetime, grace_s: float, shard: Shard
+) -> tuple[list[Result], tuple[int, ...]]:
+    """One shard's pending changes scored on `conn`, which holds the shard's slot locks."""
+    pending = claim_changes(conn, shard.holds)
+    found: list[Result] = []
+    if pending:
+        changes = Changes()
+        for change in pending:
+            changes.add(change.kind, change.service, change.first_s, change.last_s)
+        for period in periods_touched(catalogue, changes):
+            found += _score(conn, catalogue, period, now.timestamp(), grace_s, changes, shard)
+        result_store.upsert_results(conn, found, computed_at=now)
+        forget_changes(conn, [c.id for c in pending])
+    store_burn_rates(conn, catalogue, now, shard.holds)  # new data or not: the windows slide with `now`
+    return found, tuple(c.id for c in pending)
 
 
 def _within_burn_windows(catalogue: Catalogue, period: str, now_s: float) -> bool:
@@ -110,14 +189,21 @@ def _within_burn_windows(catalogue: Catalogue, period: str, now_s: float) -> boo
 
 
 def _score(
-    conn: Connection, catalogue: Catalogue, period: str, now_s: float, grace_s: float, changes: Changes | None
+    conn: Connection,
+    catalogue: Catalogue,
+    period: str,
+    now_s: float,
+    grace_s: float,
+    changes: Changes | None,
+    shard: Shard,
 ) -> list[Result]:
-    """One period's results: of every objective on a full run (`changes` None), else of the
-    objectives the changes touch."""
+    """One period's results of the shard's objectives: of every one on a full run (`changes`
+    None), else of those the changes touch."""
     work = [
         (context, window)
         for context in contexts(catalogue, all_maintenance(conn, catalogue))
-        if needs_scoring(context.objective.service, context.objective.type.is_incident, changes)
+        if shard.holds(context.objective.service)
+        and needs_scoring(context.objective.service, context.objective.type.is_incident, changes)
         and (window := scored_window(context.agreement, period)) is not None
     ]
     sample_work = [(c, w) for c, w in work if not c.objective.type.is_incident]
