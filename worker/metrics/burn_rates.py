@@ -60,10 +60,44 @@ def burn_rates_at(
             by_service[context.objective.service].append(context)
         else:  # outside its agreement's effective dates: no data in any window
             found += _rows(context, _no_data(), now)
-    for service, items in by_service.items():
-        found += _sample_rows(conn, keys.get(service), items, now)
+    services_in_order = list(by_service)
+    for first in range(0, len(services_in_order), _SERVICES_PER_LOAD):
+        chunk = {s: by_service[s] for s in services_in_order[first : first + _SERVICES_PER_LOAD]}
+        loaded = _load_series(conn, keys, chunk, now_s)
+        for service, items in chunk.items():
+            found += _sample_rows(loaded.get(service, {}), items, now)
     found += _incident_rows(conn, incident_work, now)
     return found
+
+
+_SERVICES_PER_LOAD = 64  # three days of minute series of 64 services per query
+
+
+def _load_series(
+    conn: Connection, keys: dict[str, int], chunk: dict[str, list[ObjectiveContext]], now_s: float
+) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """service → signal → (at_s, value) over the longest reach of its objectives (from its
+    start − staleness), for a chunk of services in one query."""
+    spans = [
+        (span[0] - items[0].service.staleness_s, span[1])
+        for items in chunk.values()
+        for c in items
+        if (span := reach(c.agreement, now_s, LONGEST_WINDOW_S)) is not None
+    ]
+    known = [s for s in chunk if s in keys]
+    if not spans or not known:
+        return {}
+    lo, hi = min(s for s, _ in spans), max(e for _, e in spans)
+    signals = {signal for s in known for c in chunk[s] for signal in c.objective.type.signals}
+    codes = [sample_store.SIGNAL_CODES[s.value] for s in signals]
+    loaded = sample_store.load_service_samples(
+        conn, [keys[s] for s in known], codes, int(np.floor(lo * 1000)), int(np.ceil(hi * 1000)) + 1
+    )
+    ids = {keys[s]: s for s in known}
+    series: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = defaultdict(dict)
+    for (key, code), (at_ms, value) in loaded.items():
+        series[ids[key]][sample_store.SIGNAL_NAMES[code]] = (at_ms / 1000.0, value)
+    return series
 
 
 def store_burn_rates(
@@ -97,21 +131,10 @@ def _rows(
     ]
 
 
-def _sample_rows(conn: Connection, service_key: int | None, items: list[ObjectiveContext], now: datetime) -> list[StoredBurnRate]:
-    """One service's sample objectives: load its series once over the longest reach."""
+def _sample_rows(series: dict[str, tuple[np.ndarray, np.ndarray]], items: list[ObjectiveContext], now: datetime) -> list[StoredBurnRate]:
+    """One service's sample objectives, from its series loaded over the longest reach."""
     now_s = now.timestamp()
-    staleness_s = items[0].service.staleness_s
-    spans = [span for c in items if (span := reach(c.agreement, now_s, LONGEST_WINDOW_S)) is not None]
-    lo, hi = min(s for s, _ in spans) - staleness_s, max(e for _, e in spans)
     empty = (np.empty(0), np.empty(0))
-    series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    if service_key is not None:
-        signals = {signal for c in items for signal in c.objective.type.signals}
-        codes = [sample_store.SIGNAL_CODES[s.value] for s in signals]
-        loaded = sample_store.load_service_samples(
-            conn, [service_key], codes, int(np.floor(lo * 1000)), int(np.ceil(hi * 1000)) + 1
-        )
-        series = {sample_store.SIGNAL_NAMES[code]: (at_ms / 1000.0, value) for (_, code), (at_ms, value) in loaded.items()}
 
     def lookup(_service: str, signal: Signal) -> tuple[np.ndarray, np.ndarray]:
         return series.get(signal.value, empty)

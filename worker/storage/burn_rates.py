@@ -15,10 +15,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from worker.storage.tables import burn_rates, dialect_insert
+from worker.storage.tables import burn_rates, upsert
 
 _KEYS = ["agreement", "customer", "objective", "window"]
-_BATCH = 5000
 
 
 @dataclass(frozen=True)
@@ -39,12 +38,6 @@ def upsert_burn_rates(conn: Connection, rows: Sequence[StoredBurnRate]) -> int:
     """Store `rows`, replacing stored rows with the same key unless those were computed later."""
     if not rows:
         return 0
-    insert = dialect_insert(conn)(burn_rates)
-    stmt = insert.on_conflict_do_update(
-        index_elements=_KEYS,
-        set_={c: insert.excluded[c] for c in ("good", "bad", "total", "burn_rate", "computed_at", "coverage")},
-        where=burn_rates.c.computed_at <= insert.excluded.computed_at,
-    )
     values = [
         {
             "agreement": r.agreement,
@@ -60,9 +53,7 @@ def upsert_burn_rates(conn: Connection, rows: Sequence[StoredBurnRate]) -> int:
         }
         for r in rows
     ]
-    for start in range(0, len(values), _BATCH):
-        conn.execute(stmt, values[start : start + _BATCH])
-    return len(values)
+    return upsert(conn, burn_rates, values, _KEYS, only_if=lambda new: burn_rates.c.computed_at <= new.computed_at)
 
 
 def load_burn_rates(conn: Connection, agreements: Collection[str] | None = None) -> list[StoredBurnRate]:

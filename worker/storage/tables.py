@@ -405,13 +405,15 @@ def upsert(
     keys: Sequence[str],
     *,
     update: Sequence[str] | None = None,
+    only_if: Callable[[Any], Any] | None = None,
 ) -> int:
     """Insert `rows`; where a row with the same `keys` exists, overwrite its `update` columns
     (default: every column the rows carry except the keys; none → keep the stored row).
 
     Rows repeating a key within the batch are collapsed first, the later one winning — that is
     the product's rule, and PostgreSQL refuses to touch one row twice in one statement anyway.
-    All rows must carry the same columns. Returns the number of distinct keys written."""
+    All rows must carry the same columns. `only_if(excluded)` may add a condition on the stored
+    row and the new one (`excluded`) for overwriting. Returns the number of distinct keys written."""
     if not rows:
         return 0
     last: dict[tuple[Any, ...], Mapping[str, Any]] = {}
@@ -424,19 +426,25 @@ def upsert(
     if is_postgresql(conn):
         for start in range(0, len(distinct), _PG_UPSERT_ROWS):
             chunk = distinct[start : start + _PG_UPSERT_ROWS]
-            stmt = _on_conflict(_pg_insert_from_arrays(table, columns, chunk), keys, update_columns)
+            stmt = _on_conflict(_pg_insert_from_arrays(table, columns, chunk), keys, update_columns, only_if)
             conn.execute(stmt)
     else:
-        conn.execute(_on_conflict(dialect_insert(conn)(table), keys, update_columns), distinct)
+        conn.execute(_on_conflict(dialect_insert(conn)(table), keys, update_columns, only_if), distinct)
     return len(distinct)
 
 
 _PG_UPSERT_ROWS = 5_000
 
 
-def _on_conflict(stmt: Any, keys: Sequence[str], update_columns: Sequence[str]) -> Any:
+def _on_conflict(
+    stmt: Any, keys: Sequence[str], update_columns: Sequence[str], only_if: Callable[[Any], Any] | None
+) -> Any:
     if update_columns:
-        return stmt.on_conflict_do_update(index_elements=list(keys), set_={c: stmt.excluded[c] for c in update_columns})
+        return stmt.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={c: stmt.excluded[c] for c in update_columns},
+            where=None if only_if is None else only_if(stmt.excluded),
+        )
     return stmt.on_conflict_do_nothing(index_elements=list(keys))
 
 
