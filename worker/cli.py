@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from worker.config import load_catalogue
 from worker.domain.errors import ConfigError, InvalidValue, SamplesDeleted
 from worker.domain.model import DEFAULT_TIMEZONE, Agreement, Catalogue, InputKind, Result, SourceKind
+from worker.metrics.burn_rates import meets_burn_windows, refresh_burn_rates
 from worker.render import results_csv, results_json, results_table
 from worker.scoring.periods import parse_period
 from worker.settings import Settings, load_settings
@@ -347,6 +348,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         _progress(f"scoring {period} ({number}/{len(periods)}) …")
         found = score_period(engine, catalogue, period, now, settings.late_data_grace_s)
         print(f"{period}: {len(found)} results stored")
+    if any(meets_burn_windows(catalogue, period, now) for period in periods):
+        refresh_burn_rates(engine, catalogue, now)  # what the worker's alert evaluation stores
     return OK
 
 

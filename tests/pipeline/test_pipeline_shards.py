@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 from test_pipeline_scoring import assert_same as assert_same_results
 
 from worker.config import load_catalogue
-from worker.metrics.burn_rates import burn_rates_at
+from worker.metrics.burn_rates import burn_rates_at, refresh_burn_rates
 from worker.scoring.shards import Shard, all_shards, shard_of
 from worker.storage.burn_rates import load_burn_rates
 from worker.storage.engine import make_engine
@@ -89,8 +89,11 @@ def test_scoring_shard_by_shard_in_any_order_equals_scoring_every_shard_in_one_c
 def test_a_shard_writes_the_results_tally_sheets_and_burn_rates_of_its_own_services_only(engine, catalogue):
     ingest_golden(engine, catalogue)
     shard = Shard(shard_of(PAUSED, SHARDS), SHARDS)
-    during = datetime(2026, 10, 20, 12, tzinfo=timezone.utc)  # inside the month: burn rates are stored too
+    during = datetime(2026, 10, 20, 12, tzinfo=timezone.utc)  # inside the month
     found = score_period(engine, catalogue, "2026-10", during, GRACE_S, shard)
+    with engine.connect() as conn:
+        assert load_burn_rates(conn) == []  # scoring leaves burn rates to alert evaluation
+    refresh_burn_rates(engine, catalogue, during, shard.holds)
 
     assert found and {r.service for r in found} == {PAUSED}
     assert {r["service"] for r in stored_results(engine)} == {PAUSED}

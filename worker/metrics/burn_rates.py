@@ -33,6 +33,7 @@ from worker.storage import samples as sample_store
 from worker.storage.burn_rates import StoredBurnRate, upsert_burn_rates
 from worker.storage.engine import read_only
 from worker.usecases.maintenance import all_maintenance
+from worker.usecases.periods import period_span
 
 
 def compute_burn_rates(engine: Engine, catalogue: Catalogue, now: datetime) -> list[StoredBurnRate]:
@@ -109,11 +110,20 @@ def store_burn_rates(
     return upsert_burn_rates(conn, burn_rates_at(conn, catalogue, now, services))
 
 
-def refresh_burn_rates(engine: Engine, catalogue: Catalogue, now: datetime) -> int:
-    """Compute and store every burn rate at `now`; returns the number of rows written."""
-    rows = compute_burn_rates(engine, catalogue, now)
+def refresh_burn_rates(
+    engine: Engine, catalogue: Catalogue, now: datetime, services: Callable[[str], bool] | None = None
+) -> int:
+    """Compute and store every burn rate at `now` (of the objectives on `services` only, when
+    given) in a transaction of its own; returns the number of rows written."""
     with engine.begin() as conn:
-        return upsert_burn_rates(conn, rows)
+        return store_burn_rates(conn, catalogue, now, services)
+
+
+def meets_burn_windows(catalogue: Catalogue, period: str, now: datetime) -> bool:
+    """Does the period meet [now − 3d, now], the span the burn-rate windows look at? Scoring
+    a month long past (the demo's history, a report's final figures) leaves them alone."""
+    lo, hi = period_span(catalogue, period)
+    return lo <= now.timestamp() and hi > now.timestamp() - LONGEST_WINDOW_S
 
 
 def _no_data() -> list[WindowScore]:

@@ -1,10 +1,12 @@
 """Scoring (SPEC 6): a period from scratch (`score_period`) or only what new input changed
 (`score_pending`, the worker's path). Each run loads what it needs, plans the work
-(`worker.scoring.plan`), computes with the pure core and writes results, tally sheets and
-burn rates in one transaction per shard.
+(`worker.scoring.plan`), computes with the pure core and writes results and tally sheets in
+one transaction per shard. Burn rates are not part of scoring: they slide with the clock, so
+they are computed where they are read — by alert evaluation, for its shard, right before the
+rules run (`worker.alerts.evaluate`), and by `sla-worker score` at its end.
 
 A shard (`worker.scoring.shards`) is a set of services with every objective on them; two
-shards share no tally sheet, result or burn rate, so different processes score them at once.
+shards share no tally sheet or result, so different processes score them at once.
 A shard's transaction holds its slot locks (PostgreSQL advisory locks, worker/storage/locks.py):
 the only lock scoring takes, and it covers only that shard's services.
 """
@@ -30,7 +32,6 @@ from worker.domain.model import (
     Result,
 )
 from worker.domain.time import from_epoch_s
-from worker.metrics.burn_rates import store_burn_rates
 from worker.scoring import incidents as incident_rules
 from worker.scoring.counted import counted_time
 from worker.scoring.intervals import Intervals
@@ -50,7 +51,6 @@ from worker.scoring.score import (
 )
 from worker.scoring.shards import DEFAULT_SHARDS, Shard, all_shards
 from worker.scoring.tallies import DayTallies
-from worker.scoring.windows import LONGEST_WINDOW_S
 from worker.storage import incidents as incident_store
 from worker.storage import results as result_store
 from worker.storage import samples as sample_store
@@ -82,10 +82,7 @@ def score_period(
     services (`sla.score_shard`), or of every shard of `shards` one after another, each in its
     own transaction (`shard` None: `sla-worker score`, the report run's finalising re-score).
     Pending changes of the shard that lie wholly inside the period are covered by this and
-    forgotten. When the period reaches into the burn-rate windows (the last 3 days), the
-    shard's burn rates at `now` are stored in the same transaction: whoever scores leaves the
-    same stored state as the worker's `score_pending`. Waits for a shard another process is
-    scoring (PostgreSQL). Returns the results in agreement, customer, objective order."""
+    forgotten. Waits for a shard another process is scoring (PostgreSQL). Returns the results in agreement, customer, objective order."""
     found: list[Result] = []
     for part in (shard,) if shard is not None else all_shards(shards):
         found += _score_period_shard(engine, catalogue, period, now, grace_s, part)
@@ -103,8 +100,6 @@ def _score_period_shard(
         margin = max((s.staleness_s for s in catalogue.services.values()), default=0.0)
         covered = [c.id for c in claim_changes(conn, shard.holds) if c.first_s - margin >= lo and c.last_s < hi]
         forget_changes(conn, covered)
-        if _within_burn_windows(catalogue, period, now.timestamp()):
-            store_burn_rates(conn, catalogue, now, shard.holds)
     return found
 
 
@@ -145,8 +140,8 @@ def score_pending_shards(
 ) -> PendingRun:
     """Score what new input changed, shard by shard (one shard, or every shard of `shards`),
     each in its own transaction: claim the shard's pending changes, re-tally only the days and
-    objectives they touch in every period they touch, store the results and the shard's burn
-    rates at `now` and forget the changes — so a run that dies leaves its shard's changes for
+    objectives they touch in every period they touch, store the results and forget the
+    changes — so a run that dies leaves its shard's changes for
     the next one. On PostgreSQL a shard that another process is scoring is skipped, not waited
     for: two workers running this share the shards between them, and the changes that arrive
     meanwhile wait for the next run (beat sends one every 5 minutes, every collect one)."""
@@ -176,15 +171,7 @@ def _score_pending_shard(
             found += _score(conn, catalogue, period, now.timestamp(), grace_s, changes, shard)
         result_store.upsert_results(conn, found, computed_at=now)
         forget_changes(conn, [c.id for c in pending])
-    store_burn_rates(conn, catalogue, now, shard.holds)  # new data or not: the windows slide with `now`
     return found, tuple(c.id for c in pending)
-
-
-def _within_burn_windows(catalogue: Catalogue, period: str, now_s: float) -> bool:
-    """Does the period meet [now − 3d, now], the span the burn-rate windows look at? Scoring
-    a month long past (the demo's history, a report's final figures) leaves them alone."""
-    lo, hi = period_span(catalogue, period)
-    return lo <= now_s and hi > now_s - LONGEST_WINDOW_S
 
 
 def _score(
