@@ -163,10 +163,13 @@ def reconcile() -> int:
 def evaluate_alerts() -> int:
     """Alert rules after a scoring run (SPEC 7), fanned out: one `sla.evaluate_alerts_shard`
     message per shard of services (worker/alerts/shards.py, setting SLA_SCORING_SHARDS), which
-    any worker may take. Returns the shards dispatched."""
+    any worker may take. On SQLite, whose transactions take one writer at a time, shards could
+    only run one after another: one message evaluates everything. Returns the shards dispatched."""
     from worker.alerts.shards import shard_count
+    from worker.storage.locks import is_sqlite
 
-    shards = shard_count(runtime().settings)
+    rt = runtime()
+    shards = 1 if is_sqlite(rt.engine) else shard_count(rt.settings)
     for shard in range(shards):
         evaluate_alerts_shard.delay(shard, shards)
     return shards

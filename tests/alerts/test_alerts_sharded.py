@@ -12,14 +12,15 @@ from pathlib import Path
 
 import pytest
 from alert_fixtures import CONFIG
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, select, text
 
-from worker.alerts.evaluate import evaluate
+from worker.alerts.evaluate import _hold_evaluation_lock, evaluate
 from worker.alerts.shards import Shard, shard_of
 from worker.config import load_catalogue
 from worker.domain.model import Catalogue, ObjectiveType, Result, Status
 from worker.storage import alerts as alert_store
 from worker.storage.burn_rates import StoredBurnRate, upsert_burn_rates
+from worker.storage.locks import ALERT_EVALUATION_LOCK_ID, alert_shard_lock_id, is_sqlite
 from worker.storage.results import upsert_results
 from worker.storage.tables import (
     alert_transitions,
@@ -171,3 +172,17 @@ def test_a_shard_evaluated_twice_at_once_notifies_nothing_twice(engine: Engine, 
     for n in range(SHARDS):
         evaluate(engine, catalogue, T0, shard=Shard(n, SHARDS))
     assert snapshot(engine) == first
+
+
+def test_a_shard_keeps_out_the_same_shard_and_a_whole_evaluation_but_not_another_shard(engine: Engine):
+    if is_sqlite(engine):
+        pytest.skip("SQLite takes no advisory lock: BEGIN IMMEDIATE already lets one writer in")
+    exclusive, shared = text("SELECT pg_try_advisory_xact_lock(:id)"), text("SELECT pg_try_advisory_xact_lock_shared(:id)")
+    with engine.begin() as holder:
+        _hold_evaluation_lock(holder, Shard(1, SHARDS))
+        with engine.connect() as other:
+            assert other.execute(exclusive, {"id": alert_shard_lock_id(1)}).scalar_one() is False, "the same shard waits"
+            assert other.execute(exclusive, {"id": ALERT_EVALUATION_LOCK_ID}).scalar_one() is False, "a whole evaluation waits"
+            assert other.execute(shared, {"id": ALERT_EVALUATION_LOCK_ID}).scalar_one() is True
+            assert other.execute(exclusive, {"id": alert_shard_lock_id(2)}).scalar_one() is True, "another shard goes ahead"
+            other.rollback()
