@@ -82,14 +82,11 @@ def due_customers(conn: Connection, catalogue: Catalogue, period: str) -> list[s
 def board_wanted(conn: Connection, catalogue: Catalogue, period: str) -> bool:
     """No board report kept for `period` yet, and no due customer report unfinished (not made,
     or being sent): the board report's turn."""
-    rows = {(r.kind, r.customer): r for r in report_store.list_reports(conn, period)}
-    board = rows.get(("board", BOARD))
+    board = report_store.find_report(conn, "board", BOARD, period)
     if board is not None and board.final:
         return False
-    return all(
-        (row := rows.get(("customer", c))) is not None and row.status in report_store.FINISHED
-        for c in due_customers(conn, catalogue, period)
-    )
+    finished = report_store.customers_in(conn, "customer", period, report_store.FINISHED)
+    return all(c in finished for c in due_customers(conn, catalogue, period))
 
 
 def plan(engine: Engine, catalogue: Catalogue, now: datetime, grace_s: float) -> list[Job]:

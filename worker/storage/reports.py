@@ -114,6 +114,13 @@ def scored_customers(conn: Connection, period: str) -> set[str]:
     return set(conn.execute(query).scalars())
 
 
+def customers_in(conn: Connection, kind: str, period: str, statuses: Sequence[str]) -> set[str]:
+    """The customers (supplier ids for scorecards) of `kind`'s rows of `period` in `statuses`."""
+    t = reports_table
+    query = select(t.c.customer).where(t.c.kind == kind, t.c.period == period, t.c.status.in_(list(statuses)))
+    return set(conn.execute(query).scalars())
+
+
 def insert_report(
     conn: Connection,
     *,
