@@ -2,7 +2,9 @@
 event. Every task is safe to run twice: ingestion is an upsert with a file-hash claim,
 scoring consumes pending changes in its own transaction, results are upserts.
 
-Flow: collect (new files) → score_pending (only what changed, shard by shard) → evaluate_alerts.
+Flow: collect (new files) → score_pending (only what changed, shard by shard) → evaluate_alerts,
+which fans out one evaluate_alerts_shard per shard; send_monthly_reports fans out one
+send_report per report (issue 16).
 Beat (schedules/beat.yaml) also runs score_pending and reconcile (one score_shard message per
 period and shard) as a safety net, so a lost message delays work but never loses it.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -25,6 +27,7 @@ from worker import collect as collect_sources
 from worker.celeryapp import app
 from worker.domain.errors import TransientError
 from worker.domain.model import SourceKind
+from worker.metrics.burn_rates import refresh_burn_rates
 from worker.runtime import runtime
 from worker.scoring.shards import Shard
 from worker.sources import file_drop
@@ -139,15 +142,29 @@ def collect(source_id: str | None = None) -> int:
 @_task("sla.score_pending")
 def score_pending() -> int:
     """Score what new input changed, shard by shard, skipping the shards another worker is
-    scoring right now (their changes wait for the next run); then evaluate alerts on the new
-    results. Every shard busy: nothing to do here. Returns the results stored."""
+    scoring right now (their changes wait for the next run); then evaluate the alerts of the
+    shards it scored, new results or not: burn-rate windows slide with the clock (beat sends
+    this every 5 minutes). Every shard busy: nothing to do here. Returns the results stored."""
     rt = runtime()
     run = score.score_pending_shards(rt.engine, rt.catalogue, _now(), rt.settings.late_data_grace_s, shards=rt.settings.scoring_shards)
     if run.busy:
         log.info("score_pending: shards %s busy elsewhere, left for the next run", ", ".join(str(s) for s in run.busy))
-    if run.results:
-        evaluate_alerts.delay()
+    _evaluate_shards(run.scored)
     return len(run.results)
+
+
+def _evaluate_shards(shards: Sequence[Shard]) -> None:
+    """Alert evaluation of these scoring shards, one message each; on SQLite, whose writers
+    take turns anyway, one message for everything."""
+    from worker.storage.locks import is_sqlite
+
+    if not shards:
+        return
+    if is_sqlite(runtime().engine):
+        evaluate_alerts.delay()
+        return
+    for shard in shards:
+        evaluate_alerts_shard.delay(shard.index, shard.count)
 
 
 @_task("sla.reconcile")
@@ -174,21 +191,42 @@ def score_shard(period: str, shard: int, shards: int | None = None) -> int:
     part = Shard(shard, shards or rt.settings.scoring_shards)
     results = score.score_period(rt.engine, rt.catalogue, period, _now(), rt.settings.late_data_grace_s, part)
     if results:
-        evaluate_alerts.delay()
+        _evaluate_shards([part])
     return len(results)
 
 
 @_task("sla.evaluate_alerts")
 def evaluate_alerts() -> int:
-    """Alert rules after a scoring run (SPEC 7): new alert state, transitions and outbox rows
-    in one transaction (worker/alerts/evaluate.py); then deliver what it wrote. Safe to run
-    twice: a second run finds nothing new to notify. Returns the alerts firing."""
+    """Alert rules after a scoring run (SPEC 7), fanned out: one `sla.evaluate_alerts_shard`
+    message per shard of services (worker/alerts/shards.py, setting SLA_SCORING_SHARDS), which
+    any worker may take. On SQLite, whose transactions take one writer at a time, shards could
+    only run one after another: one message evaluates everything. Returns the shards dispatched."""
+    from worker.storage.locks import is_sqlite
+
+    rt = runtime()
+    shards = 1 if is_sqlite(rt.engine) else rt.settings.scoring_shards
+    for shard in range(shards):
+        evaluate_alerts_shard.delay(shard, shards)
+    return shards
+
+
+@_task("sla.evaluate_alerts_shard")
+def evaluate_alerts_shard(shard: int, shards: int | None = None) -> int:
+    """The alert rules of one shard's services: new alert state, transitions and outbox rows in
+    one transaction under the shard's lock (worker/alerts/evaluate.py); then deliver what it
+    wrote. Safe to run twice: a second run finds nothing new to notify. A message counted for
+    another number of shards than this worker's setting is evaluated as sent (its shard of its
+    count): every alert still belongs to exactly one shard of it. Returns the alerts firing in
+    the shard."""
     from worker.alerts.evaluate import evaluate
     from worker.alerts.rules import Guard
 
     rt = runtime()
     guard = Guard(rt.settings.alert_min_events, rt.settings.alert_min_counted_ratio)
-    outcome = evaluate(rt.engine, rt.catalogue, _now(), guard, grafana_url=rt.settings.grafana_url)
+    part = Shard(shard, shards or rt.settings.scoring_shards)
+    now = _now()
+    refresh_burn_rates(rt.engine, rt.catalogue, now, part.holds)  # the windows slide with the clock
+    outcome = evaluate(rt.engine, rt.catalogue, now, guard, grafana_url=rt.settings.grafana_url, shard=part)
     for change in outcome.transitions:
         log.info("alert %s %s/%s/%s %s", change.key.rule, change.key.agreement, change.key.customer, change.key.objective, change.event)
     if outcome.notifications:
@@ -215,25 +253,47 @@ def deliver_notifications() -> int:
 
 @_task("sla.send_monthly_reports")
 def send_monthly_reports() -> int:
-    """Monthly governance reports (SPEC 8): once the previous period is final, every customer
-    with `contacts.reports` gets its report once, and every supplier with `contacts.reports`
-    its scorecard (SPEC 9.2), claimed per report: a retry or a second run sends nothing twice.
-    A failed send raises TransientError, so Celery retries with back-off; the retry sends only
-    what is still unsent."""
-    from worker.reports.delivery import send_due_reports
-    from worker.reports.mailer import mailer_for
+    """Monthly governance reports (SPEC 8), fanned out: once the previous period is final,
+    one `sla.send_report` message per report due and not sent yet — every customer with
+    `contacts.reports`, every supplier's scorecard (SPEC 9.2), earlier failed sends — and the
+    board report's when no customer report is left in progress (worker/reports/monthly_delivery.py).
+    Beat runs it monthly; running it again re-dispatches only what is still unsent. Returns
+    the messages sent."""
+    from worker.reports.monthly_delivery import plan
 
     rt = runtime()
-    outcomes = send_due_reports(
+    jobs = plan(rt.engine, rt.catalogue, _now(), rt.settings.late_data_grace_s)
+    for job in jobs:
+        send_report.delay(job.kind, job.customer, job.period)
+    log.info("monthly reports: %d report(s) dispatched", len(jobs))
+    return len(jobs)
+
+
+@_task("sla.send_report")
+def send_report(kind: str, customer: str, period: str) -> int:
+    """Generate (or reuse) and send one report, claimed per report: a retry or a second
+    message sends nothing twice. The period's last customer report enqueues the board report;
+    a claim held by another process is looked at again when it would expire (its process may
+    have died). A failed send raises TransientError, so Celery retries with back-off.
+    Returns 1 when this run sent it."""
+    from worker.reports.delivery import BOARD
+    from worker.reports.mailer import mailer_for
+    from worker.reports.monthly_delivery import Job, run_job
+
+    rt = runtime()
+    now = _now()
+    run = run_job(
         rt.engine, rt.catalogue, rt.settings.reports_dir, mailer_for(rt.settings), rt.settings.smtp_from,
-        _now(), rt.settings.late_data_grace_s, claim_timeout_s=rt.settings.report_claim_timeout_s,
+        Job(kind, customer, period), now, claim_timeout_s=rt.settings.report_claim_timeout_s,
     )
-    for outcome in outcomes:
-        log.info("%s", outcome.describe())
-    failed = [o for o in outcomes if o.failed]
-    if failed:
-        raise TransientError(f"{len(failed)} report(s) not sent: " + "; ".join(o.describe() for o in failed))
-    return sum(1 for o in outcomes if o.sent_to)
+    log.info("%s", run.outcome.describe())
+    if run.board_next:
+        send_report.delay("board", BOARD, period)
+    if run.retry_at is not None:
+        send_report.apply_async((kind, customer, period), countdown=max(1, int((run.retry_at - now).total_seconds())))
+    if run.outcome.failed:
+        raise TransientError(f"report not sent: {run.outcome.describe()}")
+    return 1 if run.outcome.sent_to else 0
 
 
 @_task("sla.apply_retention")

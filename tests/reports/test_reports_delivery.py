@@ -17,6 +17,7 @@ from worker import cli
 from worker.domain.errors import PermanentError
 from worker.domain.model import Catalogue
 from worker.reports import delivery
+from worker.reports import monthly_delivery as fanout
 from worker.reports.mailer import OutboxMailer, SmtpMailer
 from worker.storage import reports as report_store
 from worker.storage.engine import read_only
@@ -30,7 +31,7 @@ CUSTOMERS = ("acute", "community", "gpfed", "council")
 
 
 def monthly(engine: Engine, catalogue: Catalogue, reports: Path, mailer, now: datetime = BEAT):
-    return delivery.send_due_reports(engine, catalogue, reports, mailer, SENDER, now, GRACE_S)
+    return fanout.send_due_reports(engine, catalogue, reports, mailer, SENDER, now, GRACE_S)
 
 
 def parsed(server) -> list[email.message.EmailMessage]:

@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 
 from worker import cli
 from worker.domain.model import Catalogue, Status
-from worker.reports import delivery
+from worker.reports import delivery, monthly_delivery
 from worker.reports.delivery import Rendered
 from worker.reports.words import percent
 from worker.storage import reports as report_store
@@ -248,13 +248,13 @@ def test_the_monthly_run_sends_the_scorecard_of_a_supplier_with_contacts_once(
     beat = datetime(2026, 11, 1, 7, 30, tzinfo=timezone.utc)
     mailer = SmtpMailer("127.0.0.1", server.port, starttls=False, timeout_s=5)
     reports = tmp_path / "monthly"
-    first = delivery.send_due_reports(suppliers_seeded, suppliers_catalogue, reports, mailer, "sla@trust.example", beat, 6 * 3600.0)
+    first = monthly_delivery.send_due_reports(suppliers_seeded, suppliers_catalogue, reports, mailer, "sla@trust.example", beat, 6 * 3600.0)
     assert not [o for o in first if o.failed]
     assert {(o.kind, o.customer) for o in first if o.kind == "supplier"} == {("supplier", "hostco")}
     to_supplier = [to for _, to, _ in server.received.messages if to == ("contracts@example.nhs.uk",)]
     assert len(to_supplier) == 1
     count = len(server.received.messages)
-    again = delivery.send_due_reports(suppliers_seeded, suppliers_catalogue, reports, mailer, "sla@trust.example", beat, 6 * 3600.0)
+    again = monthly_delivery.send_due_reports(suppliers_seeded, suppliers_catalogue, reports, mailer, "sla@trust.example", beat, 6 * 3600.0)
     assert len(server.received.messages) == count and not any(o.sent_to for o in again)
 
 

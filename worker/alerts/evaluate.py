@@ -4,11 +4,17 @@ In ONE transaction: load the running period's results, the stored burn rates, th
 failure counts, the alert state, silences and maintenance; call the pure rules; write the new
 alert state, the transitions and the outbox rows. A notification therefore exists exactly when
 its alert change does; `worker.alerts.delivery` sends it later.
+
+Fan-out (issue 16): the task `sla.evaluate_alerts` sends one `sla.evaluate_alerts_shard`
+message per shard; each evaluates the alerts of its services only (worker/alerts/shards.py),
+under its own lock, so shards run side by side on any number of workers. Nothing here is
+judged across services: an alert's facts are its own objective's, and a message groups the
+alerts of one service, so the shards' evaluations add up to one whole evaluation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -17,21 +23,31 @@ from sqlalchemy import Engine, func, select
 
 from worker.alerts import rules
 from worker.alerts.rules import AlertKey, AlertState, Due, Facts, Guard, Route, Window
+from worker.alerts.shards import owns, services_by_alert
 from worker.domain.model import Catalogue, Channel, ObjectiveType, Result
 from worker.scoring import incidents as incident_rules
 from worker.scoring.burn import reach
 from worker.scoring.counted import CountedKey, counted_time
 from worker.scoring.intervals import clip
 from worker.scoring.periods import period_bounds, period_of, scored_window
-from worker.scoring.score import OpenTimes, contexts
+from worker.scoring.score import ObjectiveContext, OpenTimes, contexts
+from worker.scoring.shards import Shard
 from worker.scoring.windows import WINDOWS
 from worker.storage import alerts as store
 from worker.storage.burn_rates import load_burn_rates
 from worker.storage.incidents import load_incidents
-from worker.storage.locks import ALERT_EVALUATION_LOCK_ID, hold_transaction_lock
+from worker.storage.locks import (
+    ALERT_EVALUATION_LOCK_ID,
+    ALERT_SLOT_LOCK,
+    hold_shared_transaction_lock,
+    hold_slot_locks,
+    hold_transaction_lock,
+)
 from worker.storage.results import load_results
 from worker.storage.tables import watermarks
 from worker.usecases.maintenance import all_maintenance
+
+OPERATIONS_SERVICE = ""  # the service of a source's data-missing alert: its shard holds them all
 
 
 @dataclass(frozen=True)
@@ -68,15 +84,17 @@ class CountedTime:
         return max(1e-9, min(1.0, self.so_far_s / self.whole_s)) if self.whole_s > 0 else 1.0
 
 
-def _counted_times(conn: Any, catalogue: Catalogue, now_s: float) -> dict[tuple[str, str, str | None], CountedTime]:
+def _counted_times(
+    conn: Any, catalogue: Catalogue, now_s: float, work: Iterable[ObjectiveContext] | None = None
+) -> dict[tuple[str, str, str | None], CountedTime]:
     """(agreement, objective, customer) → the running period's counted time (|C|) gone by at
-    `now` and whole; customer None for every customer alike, a customer for its own instance
-    of a per-customer service (its own maintenance may differ, issue 16). Exact from the
-    calendar (office hours, bank holidays, excluded maintenance), so the whole period's budget
-    is known, not guessed from the wall clock."""
+    `now` and whole, for the objective contexts in `work` (default: all); customer None for every customer
+    alike, a customer for its own instance of a per-customer service (its own maintenance may
+    differ, issue 16). Exact from the calendar (office hours, bank holidays, excluded
+    maintenance), so the whole period's budget is known, not guessed from the wall clock."""
     found: dict[tuple[str, str, str | None], CountedTime] = {}
     measured: dict[CountedKey, CountedTime] = {}
-    for context in contexts(catalogue, all_maintenance(conn, catalogue)):
+    for context in contexts(catalogue, all_maintenance(conn, catalogue)) if work is None else work:
         window = scored_window(context.agreement, period_of(now_s, context.agreement.timezone))
         if window is None:
             continue
@@ -102,29 +120,48 @@ def _ended_breaches(states: Mapping[AlertKey, AlertState], catalogue: Catalogue,
 
 
 def evaluate(
-    engine: Engine, catalogue: Catalogue, now: datetime, guard: Guard | None = None, grafana_url: str | None = None
+    engine: Engine,
+    catalogue: Catalogue,
+    now: datetime,
+    guard: Guard | None = None,
+    grafana_url: str | None = None,
+    shard: Shard | None = None,
 ) -> Evaluation:
-    """`grafana_url` (setting SLA_GRAFANA_URL) makes messages link to the customer dashboard."""
+    """Evaluate the alerts of `shard` (None: the whole catalogue at once, as the CLI does):
+    the alerts of the services hashed to it (see worker/alerts/shards.py), and the sources'
+    data-missing alerts in the shard of the empty service (0). The shards of one count
+    together evaluate exactly what one whole evaluation does. `grafana_url` (setting
+    SLA_GRAFANA_URL) makes messages link to the customer dashboard."""
     with engine.begin() as conn:
-        hold_transaction_lock(conn, ALERT_EVALUATION_LOCK_ID)  # one evaluation at a time
+        _hold_evaluation_lock(conn, shard)
         now_s = now.timestamp()
+        every = contexts(catalogue, all_maintenance(conn, catalogue))
+        services = services_by_alert(
+            (c.agreement.id, c.agreement.customers, c.objective.id, c.objective.service) for c in every
+        )
+        work = [c for c in every if shard is None or shard.holds(c.objective.service)]
         results: dict[tuple[str, str, str], Result] = {}
-        counted = _counted_times(conn, catalogue, now_s)
+        counted = _counted_times(conn, catalogue, now_s, work)
         ended: dict[str, bool] = {}
+        running: dict[str, str] = {}  # agreement → its running period (in its own zone)
         for agreement in catalogue.agreements.values():
-            period = period_of(now_s, agreement.timezone)
-            ended[agreement.id] = now_s >= period_bounds(period, agreement.timezone)[1]
+            running[agreement.id] = period_of(now_s, agreement.timezone)
+            ended[agreement.id] = now_s >= period_bounds(running[agreement.id], agreement.timezone)[1]
+        for period in sorted(set(running.values())):
             for r in load_results(conn, period):
-                if r.agreement == agreement.id:
-                    results[(r.agreement, r.customer, r.objective)] = r
+                key = (r.agreement, r.customer, r.objective)
+                if running.get(r.agreement) == period and owns(shard, services, key, r.service):
+                    results[key] = r
         windows: dict[tuple[str, str, str], dict[str, Window]] = {}
         hour_coverage: dict[tuple[str, str, str], float] = {}
         for b in load_burn_rates(conn, list(catalogue.agreements)):
+            if (b.agreement, b.customer, b.objective) not in results:
+                continue  # another shard's, or no result to judge
             windows.setdefault((b.agreement, b.customer, b.objective), {})[b.window] = Window(b.good, b.bad, b.total, b.burn_rate)
             if b.window == rules.COVERAGE_WINDOW and b.coverage is not None:
                 hour_coverage[(b.agreement, b.customer, b.objective)] = b.coverage
 
-        coverage, near = _clock_facts(conn, catalogue, now, hour_coverage)
+        coverage, near = _clock_facts(conn, catalogue, now, hour_coverage, work)
         fired: list[rules.Firing] = []
         evaluated: set[AlertKey] = set()
         for k, result in results.items():
@@ -139,13 +176,17 @@ def evaluate(
             # at night for office hours): an unmeasured hour neither starts nor resolves it.
             judged = [r for r in rules.Rule if r is not rules.Rule.DATA_MISSING or k in coverage]
             evaluated |= {AlertKey(rule.value, *k) for rule in judged}
-        failures = select(watermarks.c.source, func.max(watermarks.c.failures_in_row)).group_by(watermarks.c.source)
-        for source, in_row in conn.execute(failures):
-            evaluated.add(AlertKey(rules.Rule.DATA_MISSING.value, rules.OPERATIONS, rules.OPERATIONS, source))
-            if (f := rules.source_failing(source, int(in_row or 0))) is not None:
-                fired.append(f)
+        if shard is None or shard.holds(OPERATIONS_SERVICE):
+            failures = select(watermarks.c.source, func.max(watermarks.c.failures_in_row)).group_by(watermarks.c.source)
+            for source, in_row in conn.execute(failures):
+                evaluated.add(AlertKey(rules.Rule.DATA_MISSING.value, rules.OPERATIONS, rules.OPERATIONS, source))
+                if (f := rules.source_failing(source, int(in_row or 0))) is not None:
+                    fired.append(f)
 
-        old = store.load_states(conn)
+        old = {
+            k: s for k, s in store.load_states(conn).items()
+            if owns(shard, services, (k.agreement, k.customer, k.objective), s.service)
+        }
         changed, transitions = rules.transitions(old, fired, now, evaluated, _ended_breaches(old, catalogue, now_s))
         states = {**old, **changed}
         silenced = _silenced(
@@ -170,17 +211,33 @@ def evaluate(
     return Evaluation(sum(1 for s in states.values() if s.firing_since is not None), transitions, written)
 
 
+def _hold_evaluation_lock(conn: Any, shard: Shard | None) -> None:
+    """One evaluation of an alert at a time (two would both see it start and notify it
+    twice): a shard waits only for the same shard and for a whole evaluation."""
+    if shard is None:
+        hold_transaction_lock(conn, ALERT_EVALUATION_LOCK_ID)
+        return
+    hold_shared_transaction_lock(conn, ALERT_EVALUATION_LOCK_ID)
+    hold_slot_locks(conn, ALERT_SLOT_LOCK, shard.slots)
+
+
 def _clock_facts(
-    conn: Any, catalogue: Catalogue, now: datetime, hour_coverage: Mapping[tuple[str, str, str], float]
+    conn: Any,
+    catalogue: Catalogue,
+    now: datetime,
+    hour_coverage: Mapping[tuple[str, str, str], float],
+    work: list[ObjectiveContext] | None = None,
 ) -> tuple[dict[tuple[str, str, str], float], dict[tuple[str, str], list[tuple[str, str | None, float]]]]:
     """Coverage of the last hour of counted time of availability objectives (the stored 1h
     burn-rate window's; left out when the hour holds under 10 counted minutes, as at night
     for an office-hours objective), and the open incidents that have used ≥ 80 % of their
-    `within` per (agreement, objective): (incident, customer or None, used ratio)."""
+    `within` per (agreement, objective): (incident, customer or None, used ratio); of the
+    objective contexts in `work` (default: all)."""
     now_s = now.timestamp()
     coverage: dict[tuple[str, str, str], float] = {}
     near: dict[tuple[str, str], list[tuple[str, str | None, float]]] = {}
-    work = contexts(catalogue, all_maintenance(conn, catalogue))
+    if work is None:
+        work = contexts(catalogue, all_maintenance(conn, catalogue))
     incident_work = [c for c in work if c.objective.type.is_incident and c.objective.within_s]
     open_incidents = (
         load_incidents(conn, services={c.objective.service for c in incident_work}, opened_before=now, open_or_stopped_after=now)

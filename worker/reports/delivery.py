@@ -19,6 +19,8 @@ Send (claim, then act — healthchecks' sendreports pattern):
 2. send with a Message-ID derived from (kind, customer, period, send generation);
 3. record `sent` (or `failed` with the error: the next run claims it again).
 
+The monthly run fans out one task per report (worker/reports/monthly_delivery.py).
+
 A second run finds the row `sent` and sends nothing; `--resend` starts a new generation
 (a new Message-ID) and sends again. The one remaining window is a crash after the SMTP server
 accepted the message and before `sent` was committed: the stale claim is retried and the
@@ -41,7 +43,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from worker.domain.errors import PermanentError, TransientError
 from worker.domain.model import DEFAULT_TIMEZONE, Catalogue
@@ -55,11 +57,9 @@ from worker.reports.document import Document
 from worker.reports.mailer import Mailer
 from worker.reports.supplier.build import build_supplier_report, supplier_contracts
 from worker.reports.supplier.view import supplier_document
-from worker.scoring.periods import period_bounds, period_of, previous_period
+from worker.scoring.periods import period_bounds
 from worker.storage import reports as report_store
-from worker.storage import results as result_store
 from worker.storage.engine import read_only
-from worker.usecases.score import score_period
 
 log = logging.getLogger(__name__)
 
@@ -300,16 +300,22 @@ def send(
     *,
     resend: bool = False,
     claim_timeout_s: float = STALE_CLAIM_S,
+    finishing: Callable[[Connection], None] | None = None,
 ) -> Outcome:
     """Send one stored report to its customer's `contacts.reports`, at most once per send
     generation (see the module's docstring). A `sending` claim older than `claim_timeout_s`
-    (setting SLA_REPORT_CLAIM_TIMEOUT) belongs to a process that died: it is taken over."""
+    (setting SLA_REPORT_CLAIM_TIMEOUT) belongs to a process that died: it is taken over.
+    `finishing` runs in the transaction that records the report's outcome (filed, sent or
+    failed), so what it reads and writes commits with that outcome (the monthly fan-out
+    decides there whether this was the period's last customer report)."""
+    done = finishing or (lambda _conn: None)
     folder = reports_dir / stored.directory
     base = Outcome(stored.kind, stored.customer, stored.period, folder, final=stored.final)
     recipients = _recipients(catalogue, stored.kind, stored.customer)
     if not recipients:
         with engine.begin() as conn:
             report_store.set_filed(conn, stored.id, True)
+            done(conn)
         reason = "board report: filed, not emailed" if stored.kind == "board" else "no contacts.reports: filed, not emailed"
         return replace(base, status=report_store.FILED, note=reason)
     if not stored.final:
@@ -334,6 +340,7 @@ def send(
         text = str(error) or type(error).__name__
         with engine.begin() as conn:
             report_store.mark_failed(conn, claimed.id, claimed.generation, text)
+            done(conn)
         log.warning("report %s %s %s not sent: %s", stored.kind, stored.customer or "board", stored.period, text)
         return replace(base, status=report_store.FAILED, error=text)
     except BaseException as error:
@@ -342,6 +349,7 @@ def send(
         raise
     with engine.begin() as conn:
         report_store.mark_sent(conn, claimed.id, claimed.generation, now)
+        done(conn)
     return replace(base, status=report_store.SENT, sent_to=recipients, where=where)
 
 
@@ -398,57 +406,6 @@ def run_reports(
             target = write_folder(out, f"{period}-{folder_name(kind, customer)}", files, replace=True)
             outcome = replace(outcome, note=(outcome.note + "; " if outcome.note else "") + f"copied to {target}")
         outcomes.append(outcome)
-    return outcomes
-
-
-def due_period(catalogue: Catalogue, now: datetime) -> str:
-    """The period whose reports go out this month: the one before the running one."""
-    zone = next((a.timezone for a in catalogue.agreements.values()), DEFAULT_TIMEZONE)
-    return previous_period(period_of(now.timestamp(), zone))
-
-
-def send_due_reports(
-    engine: Engine,
-    catalogue: Catalogue,
-    reports_dir: Path,
-    mailer: Mailer,
-    sender: str,
-    now: datetime,
-    grace_s: float,
-    progress: Callable[[str], None] = lambda _m: None,
-    claim_timeout_s: float = STALE_CLAIM_S,
-) -> list[Outcome]:
-    """The monthly run (beat, 1st of the month): once the previous period is final, every
-    customer with `contacts.reports` and results gets its report, once, and every supplier
-    with `contacts.reports` and contract results its scorecard (SPEC 9.2); the board report is
-    filed. Sends that failed earlier (any period) are tried again. Safe to run any number of
-    times: what was sent is not sent again."""
-    period = due_period(catalogue, now)
-    outcomes: list[Outcome] = []
-    if period_is_final(catalogue, period, now, grace_s):
-        with read_only(engine) as conn:
-            scored = result_store.load_results(conn, period)
-        if scored and not all(r.final for r in scored):
-            # The finalising re-score has not run (or failed): make the results final first.
-            score_period(engine, catalogue, period, now, grace_s)
-        with read_only(engine) as conn:
-            present = gather.customers_with_results(conn, catalogue, period)
-            scored_suppliers = gather.suppliers_with_results(conn, catalogue, period)
-        customers = [c for c in present if catalogue.customers[c].contacts.reports]
-        suppliers = [s for s in scored_suppliers if catalogue.suppliers[s].contacts.reports]
-        outcomes += run_reports(
-            engine, catalogue, reports_dir, period, now, customers=customers, board=True, suppliers=suppliers, mailer=mailer,
-            sender=sender, progress=progress, claim_timeout_s=claim_timeout_s,
-        )
-    else:
-        log.info("reports for %s wait until the period is final", period)
-    with read_only(engine) as conn:
-        retry = [
-            r for r in report_store.list_reports(conn, statuses=[report_store.FAILED, report_store.SENDING])
-            if r.period != period and r.kind in ("customer", "supplier") and r.final
-        ]
-    for stored in retry:
-        outcomes.append(send(engine, catalogue, reports_dir, mailer, sender, stored, now, claim_timeout_s=claim_timeout_s))
     return outcomes
 
 

@@ -27,8 +27,15 @@ MIGRATION_LOCK_ID = 0x534C41
 # tally sheets and the later write would drop the other's days. (73112026, the one scoring lock
 # of versions before sharding, is not reused: an old worker would not exclude a new one.)
 SCORING_SLOT_LOCK = 73112028
-# One alert evaluation at a time: two would both see an alert start and notify it twice.
+# One alert evaluation of an alert at a time: two would both see it start and notify it twice.
+# A whole-catalogue evaluation (CLI, tests) holds ALERT_EVALUATION_LOCK_ID exclusively; shard N
+# of the fanned-out evaluation (issue 16) holds it shared, and its slots' ALERT_SLOT_LOCK
+# exclusively: shards run side by side, one evaluation per shard, none beside a whole one.
 ALERT_EVALUATION_LOCK_ID = 73112027
+ALERT_SLOT_LOCK = 73112029  # (ALERT_SLOT_LOCK, slot): the slots of a shard, as scoring's
+# The last customer report of a period to finish enqueues the board report: its check runs
+# under this lock + a number for the period (YYYYMM), so exactly one finisher sees none left.
+REPORT_PERIOD_LOCK_BASE = 7314_000000  # + YYYYMM
 
 Bind = Connection | Engine | Dialect
 
@@ -43,6 +50,18 @@ def is_postgresql(bind: Bind) -> bool:
 
 def is_sqlite(bind: Bind) -> bool:
     return _dialect_name(bind) == "sqlite"
+
+
+def report_period_lock_id(period: str) -> int:
+    """`2026-10` → REPORT_PERIOD_LOCK_BASE + 202610."""
+    return REPORT_PERIOD_LOCK_BASE + int(period.replace("-", ""))
+
+
+def hold_shared_transaction_lock(conn: Connection, lock_id: int) -> None:
+    """Like `hold_transaction_lock`, but shared: any number of holders of the shared lock,
+    none beside an exclusive holder (PostgreSQL); nothing on SQLite."""
+    if is_postgresql(conn):
+        conn.execute(text("SELECT pg_advisory_xact_lock_shared(:id)"), {"id": lock_id})
 
 
 def hold_transaction_lock(conn: Connection, lock_id: int) -> None:

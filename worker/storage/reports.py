@@ -31,8 +31,10 @@ from sqlalchemy.engine import Connection, Row
 
 from worker.storage.tables import dialect_insert
 from worker.storage.tables import reports as reports_table
+from worker.storage.tables import results as results_table
 
 PENDING, SENDING, SENT, FAILED, FILED = "pending", "sending", "sent", "failed", "filed"
+FINISHED = (SENT, FAILED, FILED)  # nothing in progress: the board report need not wait for it
 KINDS = ("customer", "board", "supplier")  # supplier: the scorecard, `customer` = the supplier id
 
 
@@ -102,6 +104,21 @@ def list_reports(conn: Connection, period: str | None = None, statuses: Sequence
         query = query.where(t.c.status.in_(list(statuses)))
     query = query.order_by(t.c.period, t.c.kind, t.c.customer)
     return [_stored(row) for row in conn.execute(query)]
+
+
+def scored_customers(conn: Connection, period: str) -> set[str]:
+    """The customers with an agreement result (not a supplier's contract result) in `period`:
+    the reports due are theirs. One indexed DISTINCT, not the period's results."""
+    t = results_table
+    query = select(t.c.customer).where(t.c.period == period, t.c.kind == "agreement").distinct()
+    return set(conn.execute(query).scalars())
+
+
+def customers_in(conn: Connection, kind: str, period: str, statuses: Sequence[str]) -> set[str]:
+    """The customers (supplier ids for scorecards) of `kind`'s rows of `period` in `statuses`."""
+    t = reports_table
+    query = select(t.c.customer).where(t.c.kind == kind, t.c.period == period, t.c.status.in_(list(statuses)))
+    return set(conn.execute(query).scalars())
 
 
 def insert_report(
