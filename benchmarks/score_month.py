@@ -197,6 +197,7 @@ def database_bytes(engine: Engine) -> int:
 
 def measure(engine_name: str, workdir: Path, database: str, queue: multiprocessing.Queue) -> None:
     from worker.config import load_catalogue
+    from worker.metrics.burn_rates import refresh_burn_rates
     from worker.storage.engine import make_engine
     from worker.storage.migrate import upgrade
     from worker.usecases.ingest import ingest_path
@@ -236,6 +237,9 @@ def measure(engine_name: str, workdir: Path, database: str, queue: multiprocessi
     rescored = score_pending(engine, catalogue, now, grace_s=6 * 3600)
     figures["rescore_s"] = time.perf_counter() - began
     figures["rescored_results"] = len(rescored)
+    began = time.perf_counter()  # what the worker's alert evaluation then computes: burn rates at `now`
+    figures["burn_rows"] = refresh_burn_rates(engine, catalogue, now)
+    figures["burn_s"] = time.perf_counter() - began
     figures["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     engine.dispose()
     queue.put(figures)
@@ -282,6 +286,7 @@ def print_engine(engine_name: str, figures: dict[str, float]) -> None:
         f"= {figures['bytes_per_sample']:.1f} bytes/sample | full-month scoring of {figures['results']:,.0f} "
         f"results {figures['score_full_s']:.2f} s | re-scoring after {TAIL_MINUTES} more minutes "
         f"({figures['rescored_results']:,.0f} results) {figures['rescore_s']:.2f} s | "
+        f"burn rates at now ({figures['burn_rows']:,.0f} rows, alert evaluation's first step) {figures['burn_s']:.2f} s | "
         f"peak memory {figures['peak_mb']:,.0f} MB"
         + (f" | scoring ÷ Prometheus = {figures['ratio']:.1f}" if "ratio" in figures else ""),
         flush=True,
