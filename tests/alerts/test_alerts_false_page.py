@@ -18,6 +18,7 @@ from sqlalchemy import select
 from worker.alerts.channels import lines
 from worker.alerts.evaluate import evaluate
 from worker.config import load_catalogue
+from worker.metrics.burn_rates import refresh_burn_rates
 from worker.metrics.collector import StoredStateCollector
 from worker.storage import alerts as alert_store
 from worker.storage.engine import read_only
@@ -68,6 +69,7 @@ def test_two_hours_with_15_minutes_down_on_the_3rd_pages_no_breach(engine, tmp_p
 
     ingest(engine, cat, "samples", two_hours_with_15_minutes_down(), NOW)
     score_pending(engine, cat, NOW, 6 * 3600.0)
+    refresh_burn_rates(engine, cat, NOW)  # then the alert evaluation task: burn rates at now, the rules
     evaluate(engine, cat, NOW)
 
     stored = {r.customer: r for r in read_results(engine, "2026-12") if r.objective == "epr-availability"}
