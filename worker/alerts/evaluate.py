@@ -30,7 +30,7 @@ from worker.scoring.burn import reach
 from worker.scoring.counted import CountedKey, counted_time
 from worker.scoring.intervals import clip
 from worker.scoring.periods import period_bounds, period_of, scored_window
-from worker.scoring.score import ObjectiveContext, OpenTimes, contexts
+from worker.scoring.score import ObjectiveContext, OpenTimes
 from worker.scoring.shards import Shard
 from worker.scoring.windows import WINDOWS
 from worker.storage import alerts as store
@@ -45,7 +45,7 @@ from worker.storage.locks import (
 )
 from worker.storage.results import load_results
 from worker.storage.tables import watermarks
-from worker.usecases.maintenance import all_maintenance
+from worker.usecases.maintenance import all_maintenance, objective_contexts
 
 OPERATIONS_SERVICE = ""  # the service of a source's data-missing alert: its shard holds them all
 
@@ -94,7 +94,7 @@ def _counted_times(
     maintenance), so the whole period's budget is known, not guessed from the wall clock."""
     found: dict[tuple[str, str, str | None], CountedTime] = {}
     measured: dict[CountedKey, CountedTime] = {}
-    for context in contexts(catalogue, all_maintenance(conn, catalogue)) if work is None else work:
+    for context in objective_contexts(conn, catalogue) if work is None else work:
         window = scored_window(context.agreement, period_of(now_s, context.agreement.timezone))
         if window is None:
             continue
@@ -135,7 +135,7 @@ def evaluate(
     with engine.begin() as conn:
         _hold_evaluation_lock(conn, shard)
         now_s = now.timestamp()
-        every = contexts(catalogue, all_maintenance(conn, catalogue))
+        every = objective_contexts(conn, catalogue)
         services = services_by_alert(
             (c.agreement.id, c.agreement.customers, c.objective.id, c.objective.service) for c in every
         )
@@ -237,7 +237,7 @@ def _clock_facts(
     coverage: dict[tuple[str, str, str], float] = {}
     near: dict[tuple[str, str], list[tuple[str, str | None, float]]] = {}
     if work is None:
-        work = contexts(catalogue, all_maintenance(conn, catalogue))
+        work = objective_contexts(conn, catalogue)
     incident_work = [c for c in work if c.objective.type.is_incident and c.objective.within_s]
     open_incidents = (
         load_incidents(conn, services={c.objective.service for c in incident_work}, opened_before=now, open_or_stopped_after=now)

@@ -26,13 +26,13 @@ from worker.scoring.burn import WindowScore, incident_window_scores, reach, samp
 from worker.scoring.counted import CountedKey, counted_time
 from worker.scoring.intervals import Intervals
 from worker.scoring.results import Tally
-from worker.scoring.score import ObjectiveContext, OpenTimes, contexts
+from worker.scoring.score import ObjectiveContext, OpenTimes
 from worker.scoring.windows import LONGEST_WINDOW_S, WINDOWS
 from worker.storage import incidents as incident_store
 from worker.storage import samples as sample_store
 from worker.storage.burn_rates import StoredBurnRate, upsert_burn_rates
 from worker.storage.engine import read_only
-from worker.usecases.maintenance import all_maintenance
+from worker.usecases.maintenance import objective_contexts
 from worker.usecases.periods import period_span
 
 
@@ -50,7 +50,7 @@ def burn_rates_at(
     (a scoring shard's, issue 16), when given."""
     now_s = now.timestamp()
     found: list[StoredBurnRate] = []
-    work = [c for c in contexts(catalogue, all_maintenance(conn, catalogue)) if services is None or services(c.objective.service)]
+    work = [c for c in objective_contexts(conn, catalogue) if services is None or services(c.objective.service)]
     keys = {service: key for key, service in sample_store.service_ids(conn).items()}
     by_service: dict[str, list[ObjectiveContext]] = defaultdict(list)
     incident_work: list[ObjectiveContext] = []

@@ -42,7 +42,6 @@ from worker.scoring.score import (
     ObjectiveContext,
     OpenTimes,
     SeriesLookup,
-    contexts,
     incident_results,
     is_final,
     result_order,
@@ -57,7 +56,7 @@ from worker.storage import samples as sample_store
 from worker.storage import tallies as tally_store
 from worker.storage.coordination import claim_changes, forget_changes
 from worker.storage.locks import SCORING_SLOT_LOCK, hold_slot_locks, try_slot_locks
-from worker.usecases.maintenance import all_maintenance
+from worker.usecases.maintenance import objective_contexts
 from worker.usecases.periods import period_span, periods_touched
 
 Work = list[tuple[ObjectiveContext, tuple[float, float]]]
@@ -187,7 +186,7 @@ def _score(
     None), else of those the changes touch."""
     work = [
         (context, window)
-        for context in contexts(catalogue, all_maintenance(conn, catalogue))
+        for context in objective_contexts(conn, catalogue)
         if shard.holds(context.objective.service)
         and needs_scoring(context.objective.service, context.objective.type.is_incident, changes)
         and (window := scored_window(context.agreement, period)) is not None
@@ -217,14 +216,17 @@ class _Objective:
 
 
 class _CountedTime:
-    """Counted time by (calendar, window, exclusions), computed once per run."""
+    """Counted time by (calendar, window, exclusions). Pure and asked again by every shard of a
+    run (and by the next run): computed once per process while the shapes stay the same."""
 
-    def __init__(self) -> None:
-        self._known: dict[Shape, Intervals] = {}
+    _known: dict[Shape, Intervals] = {}
+    _MAX = 4096
 
     def __call__(self, context: ObjectiveContext, window: tuple[float, float]) -> Intervals:
         shape = (context.calendar, window, context.excluded)
         if shape not in self._known:
+            if len(self._known) >= self._MAX:
+                self._known.clear()
             self._known[shape] = counted_time(*shape)
         return self._known[shape]
 
