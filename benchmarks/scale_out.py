@@ -840,8 +840,8 @@ def main() -> int:
         print("scoring by " + ("sla.score_shard × " + str(args.shards) if "sla.score_shard" in tasks else
                                "sla.reconcile (no sla.score_shard task yet)"), flush=True)
         began = time.perf_counter()
-        watch.scalar("SELECT sum(value)::bigint FROM samples")
-        print(f"samples table read once, untimed, so that every run starts from a warm cache: "
+        watch.scalar("SELECT sum(length(block))::bigint FROM sample_days")
+        print(f"sample blocks read once, untimed, so that every run starts from a warm cache: "
               f"{time.perf_counter() - began:.1f} s", flush=True)
         try:
             for n in [int(x) for x in args.workers.split(",")]:
@@ -866,7 +866,7 @@ def main() -> int:
         figures["peak_mb_main"] = round(watch.memory.peak_mb("worker main"), 1)
         figures["pg_connections_max"] = watch.most_connections
         figures["db_mb"] = round(watch.scalar("SELECT pg_database_size(current_database())") / 1e6)
-        figures["samples_mb"] = round(watch.scalar("SELECT pg_total_relation_size('samples')") / 1e6)
+        figures["samples_mb"] = round(watch.scalar("SELECT pg_total_relation_size('sample_days')") / 1e6)
         figures["queue_max"] = broker.most_queued
         figures["queue_max_kb"] = round(broker.most_queued_bytes / 1024, 1)
         print(f"peak memory per worker process (VmHWM): pool process {figures['peak_mb_pool']:.0f} MB, main process "
