@@ -7,14 +7,19 @@ is the same bytes for the same document (the creation date is the report's issue
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from pathlib import Path
 
+from fontTools import ttLib
 from fpdf import FPDF
-from fpdf.fonts import FontFace
+from fpdf.fonts import FontFace, SubsetMap, TTFFont
+from fpdf.image_datastructures import RasterImageInfo
+from fpdf.image_parsing import get_img_info
 
 from worker.domain.model import Status
 from worker.reports.document import Block, Bullets, Cell, Chip, Document, Figure, Paragraph, Table
@@ -43,28 +48,85 @@ class _Pdf(FPDF):
         self.document = document
         self.set_margins(MARGIN, MARGIN, MARGIN)
         self.set_auto_page_break(True, margin=18)
-        fonts = _font_dir()
-        self.add_font(FONT, "", str(fonts / "DejaVuSans.ttf"))
-        self.add_font(FONT, "B", str(fonts / "DejaVuSans-Bold.ttf"))
-        self.add_font(FONT, "I", str(fonts / "DejaVuSans-Oblique.ttf"))
+        for style, file in (("", "DejaVuSans.ttf"), ("B", "DejaVuSans-Bold.ttf"), ("I", "DejaVuSans-Oblique.ttf")):
+            self._add_parsed_font(style, _font_dir() / file)
         self.set_title(document.subject)
         self.set_author("sla-worker")
         self.set_subject(document.title)
         self.set_lang("en-GB")
 
+    def _add_parsed_font(self, style: str, path: Path) -> None:
+        """`add_font`, with the font file's character widths and glyph ids read once per
+        process (reading them is a tenth of a second a font, more than laying out a report):
+        each document gets its own copy of what writing it changes (the font tables, which the
+        subsetter cuts down, the subset, the descriptor)."""
+        fontkey = f"{FONT.lower()}{style}"
+        parsed = _parsed_fonts.get(fontkey)
+        if parsed is None:
+            self.add_font(FONT, style, str(path))
+            if self.fonts[fontkey].color_font is None:  # a colour font refers to its document: not shared
+                _parsed_fonts[fontkey] = _font_copy(self.fonts[fontkey])
+            return
+        font = _font_copy(parsed)
+        font.i = len(self.fonts) + 1
+        self.fonts[fontkey] = font
+
+    def _measure_key(self, *what: object) -> tuple[object, ...]:
+        return (self.font_family, self.font_style, self.font_size_pt, *what)
+
     def height_of(self, width: float, line_h: float, text: str) -> float:
         """The height `multi_cell` would take for `text` in the current font (nothing drawn)."""
-        height = self.multi_cell(width, line_h, text, dry_run=True, output="HEIGHT")
+        height = self._dry_run(width, line_h, text, "HEIGHT")
         if not isinstance(height, float | int):  # fpdf2 types every kind of output as one union
             raise TypeError(f"multi_cell gave {type(height).__name__} for its height")
         return height
 
     def lines_of(self, width: float, line_h: float, text: str) -> list[str]:
         """The lines `multi_cell` would wrap `text` into in the current font (nothing drawn)."""
-        lines = self.multi_cell(width, line_h, text, dry_run=True, output="LINES")
-        if not isinstance(lines, list):  # fpdf2 types every kind of output as one union
+        lines = self._dry_run(width, line_h, text, "LINES")
+        if not isinstance(lines, tuple):
             raise TypeError(f"multi_cell gave {type(lines).__name__} for its lines")
-        return lines
+        return list(lines)
+
+    def _dry_run(self, width: float, line_h: float, text: str, output: str) -> float | tuple[str, ...]:
+        """`multi_cell(dry_run=True)`, measured once per process (every document has the same
+        fonts). A dry run still numbers the characters it meets in the font's subset, in the
+        order it meets them, and the PDF's bytes follow that numbering: so the first run is made
+        on a scratch subset, and every run, first or not, gives the document's subset the same
+        characters in the same order."""
+        font = self.current_font
+        key = self._measure_key(output, width, line_h, text)
+        found = _measured.get(key)
+        if found is None:
+            if not isinstance(font, TTFFont):
+                raise TypeError(f"no TrueType font set (got {type(font).__name__})")
+            kept, font.subset = font.subset, SubsetMap(font)
+            reserved = len(font.subset)
+            try:
+                made = self.multi_cell(width, line_h, text, dry_run=True, output=output)
+            finally:
+                scratch, font.subset = font.subset, kept
+            picked = tuple(g.unicode[0] for g in list(scratch._char_id_per_glyph)[reserved:] if g is not None)
+            result = tuple(made) if isinstance(made, list) else made
+            if not isinstance(result, float | int | tuple):
+                raise TypeError(f"multi_cell gave {type(made).__name__}")
+            found = (result, picked)
+            _remember(key, found)
+        result, picked = found
+        subset = font.subset
+        for code in picked:
+            subset.pick(code)
+        return result
+
+    def word_width(self, word: str) -> float:
+        """`get_string_width` in the current font, measured once per process."""
+        key = self._measure_key(word)
+        found = _widths.get(key)
+        if found is None:
+            if len(_widths) >= _MEASURED_MAX:
+                _widths.clear()
+            found = _widths[key] = self.get_string_width(word)
+        return found
 
     def header(self) -> None:
         if self.page_no() == 1:
@@ -79,6 +141,61 @@ class _Pdf(FPDF):
         self.set_font(FONT, "", 8)
         self.set_text_color(*_rgb(GREY))
         self.cell(0, 5, f"Page {self.page_no()} of {{nb}}", align="R")
+
+
+_parsed_fonts: dict[str, TTFFont] = {}
+_MEASURED_MAX = 50_000
+_Measure = tuple[float | tuple[str, ...], tuple[int, ...]]  # a dry run's result, the characters it numbers
+_measured: dict[tuple[object, ...], _Measure] = {}  # the texts recur in every report of an agreement
+_widths: dict[tuple[object, ...], float] = {}
+
+
+def _remember(key: tuple[object, ...], value: _Measure) -> None:
+    if len(_measured) >= _MEASURED_MAX:
+        _measured.clear()
+    _measured[key] = value
+
+
+
+def _font_copy(font: TTFFont) -> TTFFont:
+    """A copy of a parsed font as `add_font` leaves it: the read-only tables (widths, cmap,
+    glyph ids) shared, the rest new."""
+    clone = TTFFont.__new__(TTFFont)
+    for name in TTFFont.__slots__:
+        if hasattr(font, name):
+            setattr(clone, name, getattr(font, name))
+    clone.ttfont = ttLib.TTFont(font.ttffile, recalcTimestamp=False, fontNumber=font.collection_font_number, lazy=True)
+    clone.desc = copy.copy(font.desc)
+    clone.missing_glyphs = []
+    clone.biggest_size_pt = 0
+    clone._hbfont = None
+    clone.subset = SubsetMap(clone)
+    return clone
+
+
+_IMAGES_MAX = 256
+_image_infos: dict[str, RasterImageInfo] = {}  # the charts of a shared agreement recur in every report
+
+
+def _place_image(pdf: _Pdf, data: bytes) -> None:
+    """Give the document the parsed image for `data` before `FPDF.image` looks for it (by
+    the MD5 it names images by): a PNG is decoded and recompressed once per process, not once
+    per report it appears in."""
+    name = hashlib.new("md5", data.strip(), usedforsecurity=False).hexdigest()
+    images = pdf.image_cache.images
+    if name in images:
+        return
+    info = _image_infos.get(name)
+    if info is None:
+        info = get_img_info(name, io.BytesIO(data), pdf.image_cache.image_filter)
+        if info.get("iccp") is not None:  # an ICC profile is numbered per document: parsed each time
+            return
+        if len(_image_infos) >= _IMAGES_MAX:
+            _image_infos.pop(next(iter(_image_infos)))
+        _image_infos[name] = info
+    placed = RasterImageInfo(info)
+    placed.update({"i": len(images) + 1, "usages": 0, "iccp_i": None})
+    images[name] = placed
 
 
 def render_pdf(document: Document, images: dict[str, bytes], issued: date) -> bytes:
@@ -277,6 +394,7 @@ def _figure(pdf: _Pdf, data: bytes | None, block: Figure) -> None:
         pdf.set_font(FONT, "B", 10.5)
         pdf.set_text_color(*_rgb(DARK))
         pdf.cell(CONTENT, 6, block.caption, new_x="LMARGIN", new_y="NEXT")
+    _place_image(pdf, data)
     pdf.image(io.BytesIO(data), x=MARGIN, w=CONTENT, h=height, alt_text=block.alt)
     pdf.ln(2)
 
@@ -334,7 +452,7 @@ def _least_widths(pdf: _Pdf, block: Table) -> list[float]:
 
 def _longest_word(pdf: _Pdf, text: str, bold: bool, size: float) -> float:
     pdf.set_font(FONT, "B" if bold else "", size)
-    return max((pdf.get_string_width(word) for word in text.split()), default=0.0)
+    return max((pdf.word_width(word) for word in text.split()), default=0.0)
 
 
 def _fit_widths(weights: list[float], least: list[float], total: float) -> tuple[float, ...]:
