@@ -5,11 +5,13 @@ changes no byte of any file: a report made after others is the one made in a fre
 
 from __future__ import annotations
 
+import io
 import textwrap
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import Engine
 
 from worker.config import load_catalogue
@@ -17,6 +19,7 @@ from worker.domain.model import AgreementKind, Catalogue, ObjectiveType, Result,
 from worker.reports import charts, render_pdf
 from worker.reports.customer.model import customer_agreements
 from worker.reports.delivery import Rendered, render_customer
+from worker.reports.document import Document, Paragraph, Section
 from worker.scoring.periods import periods_back
 from worker.storage import results as result_store
 
@@ -82,6 +85,8 @@ def fresh_process() -> None:
     render_pdf._image_infos.clear()
     render_pdf._measured.clear()
     render_pdf._widths.clear()
+    render_pdf._measured_cells.clear()
+    render_pdf._reduced.clear()
 
 
 @pytest.fixture
@@ -127,3 +132,18 @@ def test_a_report_made_after_others_is_byte_for_byte_the_one_a_fresh_process_mak
     alone = render(engine, catalogue, "gp2").files
     assert sorted(after_another) == sorted(alone)
     assert [name for name in sorted(alone) if after_another[name] != alone[name]] == []
+
+
+def test_a_character_outside_the_usual_ones_is_drawn_from_the_whole_font():
+    """The fonts are cut once per process to the characters reports use; a document with
+    another character (Ω) is subset from the whole font file, the same bytes as ever."""
+    document = Document(
+        kind="customer", title="IT service report", subtitle="Ωmega Practice", subject="Ωmega", period=PERIOD,
+        meta=(), summary=(), banner="", sections=(Section("Ω", (Paragraph("Resistance in Ω, and ≥ 99.5%."),)),),
+        footer=(),
+    )
+    fresh_process()
+    cold = render_pdf.render_pdf(document, {}, date(2026, 11, 1))
+    warm = render_pdf.render_pdf(document, {}, date(2026, 11, 1))
+    assert warm == cold
+    assert "Resistance in Ω" in " ".join(page.extract_text() for page in PdfReader(io.BytesIO(warm)).pages)

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from pathlib import Path
 
-from fontTools import ttLib
 from fpdf import FPDF
 from fpdf.fonts import FontFace, SubsetMap, TTFFont
 from fpdf.image_datastructures import RasterImageInfo
 from fpdf.image_parsing import get_img_info
+from fpdf.table import Cell as TableCell
+from fpdf.table import RowLayoutInfo
+from fpdf.table import Table as FpdfTable
 
 from worker.domain.model import Status
 from worker.reports.document import Block, Bullets, Cell, Chip, Document, Figure, Paragraph, Table
@@ -62,14 +64,15 @@ class _Pdf(FPDF):
         subsetter cuts down, the subset, the descriptor)."""
         fontkey = f"{FONT.lower()}{style}"
         parsed = _parsed_fonts.get(fontkey)
-        if parsed is None:
-            self.add_font(FONT, style, str(path))
-            if self.fonts[fontkey].color_font is None:  # a colour font refers to its document: not shared
-                _parsed_fonts[fontkey] = _font_copy(self.fonts[fontkey])
+        if parsed is not None:
+            font = _font_copy(parsed)
+            font.i = len(self.fonts) + 1
+            self.fonts[fontkey] = font
             return
-        font = _font_copy(parsed)
-        font.i = len(self.fonts) + 1
-        self.fonts[fontkey] = font
+        self.add_font(FONT, style, str(path))
+        added = self.fonts[fontkey]
+        if isinstance(added, TTFFont) and added.color_font is None:  # a colour font refers to its document
+            _parsed_fonts[fontkey] = _font_copy(added)
 
     def _measure_key(self, *what: object) -> tuple[object, ...]:
         return (self.font_family, self.font_style, self.font_size_pt, *what)
@@ -95,22 +98,24 @@ class _Pdf(FPDF):
         on a scratch subset, and every run, first or not, gives the document's subset the same
         characters in the same order."""
         font = self.current_font
+        if not isinstance(font, TTFFont):
+            raise TypeError(f"no TrueType font set (got {type(font).__name__})")
         key = self._measure_key(output, width, line_h, text)
         found = _measured.get(key)
         if found is None:
-            if not isinstance(font, TTFFont):
-                raise TypeError(f"no TrueType font set (got {type(font).__name__})")
             kept, font.subset = font.subset, SubsetMap(font)
             reserved = len(font.subset)
             try:
                 made = self.multi_cell(width, line_h, text, dry_run=True, output=output)
             finally:
                 scratch, font.subset = font.subset, kept
-            picked = tuple(g.unicode[0] for g in list(scratch._char_id_per_glyph)[reserved:] if g is not None)
-            result = tuple(made) if isinstance(made, list) else made
-            if not isinstance(result, float | int | tuple):
+            picked = tuple(_code(g.unicode) for g, _ in list(scratch.items())[reserved:] if g is not None)
+            if isinstance(made, list):
+                found = (tuple(made), picked)
+            elif isinstance(made, float | int):
+                found = (made, picked)
+            else:
                 raise TypeError(f"multi_cell gave {type(made).__name__}")
-            found = (result, picked)
             _remember(key, found)
         result, picked = found
         subset = font.subset
@@ -144,7 +149,7 @@ class _Pdf(FPDF):
 
 
 _parsed_fonts: dict[str, TTFFont] = {}
-_MEASURED_MAX = 50_000
+_MEASURED_MAX = 20_000
 _Measure = tuple[float | tuple[str, ...], tuple[int, ...]]  # a dry run's result, the characters it numbers
 _measured: dict[tuple[object, ...], _Measure] = {}  # the texts recur in every report of an agreement
 _widths: dict[tuple[object, ...], float] = {}
@@ -157,6 +162,11 @@ def _remember(key: tuple[object, ...], value: _Measure) -> None:
 
 
 
+def _code(unicode: int | tuple[int, ...]) -> int:
+    """The character a glyph of a subset was picked for (unshaped text: one character)."""
+    return unicode if isinstance(unicode, int) else unicode[0]
+
+
 def _font_copy(font: TTFFont) -> TTFFont:
     """A copy of a parsed font as `add_font` leaves it: the read-only tables (widths, cmap,
     glyph ids) shared, the rest new."""
@@ -164,7 +174,9 @@ def _font_copy(font: TTFFont) -> TTFFont:
     for name in TTFFont.__slots__:
         if hasattr(font, name):
             setattr(clone, name, getattr(font, name))
-    clone.ttfont = ttLib.TTFont(font.ttffile, recalcTimestamp=False, fontNumber=font.collection_font_number, lazy=True)
+    reduced = _reduced_font(font)
+    source = io.BytesIO(reduced[0]) if reduced else font.ttffile
+    clone.ttfont = type(font.ttfont)(source, recalcTimestamp=False, fontNumber=font.collection_font_number, lazy=True)
     clone.desc = copy.copy(font.desc)
     clone.missing_glyphs = []
     clone.biggest_size_pt = 0
@@ -173,7 +185,65 @@ def _font_copy(font: TTFFont) -> TTFFont:
     return clone
 
 
-_IMAGES_MAX = 256
+# The characters a report may use, cut from the font file once per process: fpdf2 reads the
+# font's tables anew for every document it subsets, and DejaVu has 6,000 glyphs where a report
+# uses under a hundred. Subsetting this cut to a document's glyphs gives the same bytes as
+# subsetting the whole font (tested); a document using a character outside it gets the whole
+# font (`_whole_fonts_where_needed`).
+_REPORT_CHARACTERS = ((0x20, 0x250), (0x2000, 0x2070), (0x20A0, 0x20D0), (0x2100, 0x2150), (0x2190, 0x2300), (0x25A0, 0x2600))
+_DROPPED_TABLES = ["FFTM", "GDEF", "GPOS", "GSUB", "MATH", "hdmx", "meta", "sbix", "CBDT", "CBLC", "EBDT", "EBLC", "EBSC",
+                   "SVG ", "CPAL", "COLR"]  # as fpdf2's output drops them
+_reduced: dict[str, tuple[bytes, frozenset[str]] | None] = {}
+
+
+def _reduced_font(font: TTFFont) -> tuple[bytes, frozenset[str]] | None:
+    """The font file cut to _REPORT_CHARACTERS, keeping everything fpdf2's own subsetting
+    reads (glyph names, hinting, all names), and the names of the glyphs it holds whole."""
+    key = f"{font.ttffile}#{font.collection_font_number}"
+    if key in _reduced:
+        return _reduced[key]
+    from fontTools import subset as ftsubset  # type: ignore[import-untyped]
+
+    whole = type(font.ttfont)(font.ttffile, recalcTimestamp=False, fontNumber=font.collection_font_number, lazy=True)
+    codes = [c for first, end in _REPORT_CHARACTERS for c in range(first, end) if c in font.cmap]
+    options = ftsubset.Options(
+        notdef_outline=True, recommended_glyphs=True, notdef_glyph=True, glyph_names=True, legacy_kern=False,
+        name_IDs=["*"], name_languages=["*"], name_legacy=True, prune_unicode_ranges=False,
+        prune_codepage_ranges=False, recalc_bounds=False, recalc_max_context=False, hinting_tables=["*"],
+    )
+    options.drop_tables = list(_DROPPED_TABLES)
+    options.layout_features = ["*"]
+    reduced: tuple[bytes, frozenset[str]] | None = None
+    if not font.is_cff and "glyf" in whole:  # tested on TrueType outlines only
+        subsetter = ftsubset.Subsetter(options)
+        subsetter.populate(unicodes=codes)
+        subsetter.subset(whole)
+        out = io.BytesIO()
+        whole.save(out)
+        # A glyph is complete in the cut when every character the whole font maps to it is
+        # kept (the subset's character map is made from the glyphs: Ω and the ohm sign share one).
+        kept = set(codes)
+        outside = {name for code, name in font.cmap.items() if code not in kept}
+        reduced = (out.getvalue(), frozenset(whole.getGlyphOrder()) - outside)
+    _reduced[key] = reduced
+    return reduced
+
+
+def _whole_fonts_where_needed(pdf: FPDF) -> None:
+    """A document that used a glyph not held whole by the cut (a character outside
+    _REPORT_CHARACTERS, or one that shares its glyph with one outside) is subset from the
+    whole font file."""
+    for font in pdf.fonts.values():
+        if not isinstance(font, TTFFont):
+            continue
+        reduced = _reduced.get(f"{font.ttffile}#{font.collection_font_number}")
+        if reduced and not set(font.subset.get_all_glyph_names()) <= reduced[1]:
+            font.ttfont = type(font.ttfont)(
+                font.ttffile, recalcTimestamp=False, fontNumber=font.collection_font_number, lazy=True
+            )
+
+
+_IMAGES_MAX = 128
 _image_infos: dict[str, RasterImageInfo] = {}  # the charts of a shared agreement recur in every report
 
 
@@ -229,6 +299,7 @@ def render_pdf(document: Document, images: dict[str, bytes], issued: date) -> by
     for line in document.footer:
         pdf.multi_cell(CONTENT, 4, line, new_x="LMARGIN", new_y="NEXT", align="L")
         pdf.ln(1)
+    _whole_fonts_where_needed(pdf)
     return bytes(pdf.output())
 
 
@@ -559,6 +630,7 @@ def _table_part(pdf: _Pdf, block: Table) -> None:
         v_align="MIDDLE",
         repeat_headings=1,
     ) as table:
+        _measure_cells_once(pdf, table)
         heading = table.row()
         for column in block.columns:
             heading.cell(column.title)
@@ -573,6 +645,66 @@ def _table_part(pdf: _Pdf, block: Table) -> None:
         pdf.set_text_color(*_rgb(GREY))
         pdf.multi_cell(CONTENT, 3.8, block.note, new_x="LMARGIN", new_y="NEXT", align="L")
     pdf.ln(2.5)
+
+
+def _measure_cells_once(pdf: _Pdf, table: FpdfTable) -> None:
+    """fpdf2 lays a table out twice: a first pass measures every cell's height (drawing
+    nothing), the second draws. The first pass's answer for a cell depends only on the cell and
+    the table's settings, so it is kept per process (the rows of a shared agreement's objectives
+    recur in every practice's report); like `_Pdf._dry_run`, the characters the measuring
+    numbers in the fonts' subsets are numbered again, in the same order, when it is reused."""
+    measure = table._render_table_cell
+
+    def render_cell(
+        i: int, j: int, cell: TableCell, row_height: float, cell_height_info: RowLayoutInfo | None = None,
+        cell_x_positions: Sequence[float] | None = None, **kwargs: object,
+    ) -> tuple[bool, float, float]:
+        if cell_height_info is not None or cell_x_positions is not None or kwargs or cell.img is not None:
+            drawn: tuple[bool, float, float] = measure(
+                i, j, cell, row_height=row_height, cell_height_info=cell_height_info,
+                cell_x_positions=cell_x_positions, **kwargs,
+            )
+            return drawn
+        key = (
+            "cell", repr(cell), i < table._num_heading_rows, table._get_col_width(i, j, cell.colspan), row_height,
+            table._line_height, repr(table._initial_style), repr(table._headings_style), repr(table.rows[i].style),
+            repr(table._padding), repr(table._text_align), repr(table._v_align), repr(table._wrapmode),
+            table._markdown, table._cell_fill_mode.should_fill_cell(i, j), repr(table._cell_fill_color),
+            pdf.font_family, pdf.font_style, pdf.font_size_pt,
+        )
+        fonts = [f for f in pdf.fonts.values() if isinstance(f, TTFFont)]
+        found = _measured_cells.get(key)
+        if found is None:
+            kept = [f.subset for f in fonts]
+            for f in fonts:
+                f.subset = SubsetMap(f)
+            reserved = [len(f.subset) for f in fonts]
+            try:
+                made: tuple[bool, float, float] = measure(i, j, cell, row_height=row_height)
+            finally:
+                scratch = [f.subset for f in fonts]
+                for f, subset in zip(fonts, kept):
+                    f.subset = subset
+            picked = tuple(
+                (f.fontkey, tuple(_code(g.unicode) for g, _ in list(s.items())[n:] if g is not None))
+                for f, s, n in zip(fonts, scratch, reserved)
+            )
+            found = (made, picked)
+            if len(_measured_cells) >= _MEASURED_MAX:
+                _measured_cells.clear()
+            _measured_cells[key] = found
+        made, picked = found
+        by_key = {f.fontkey: f for f in fonts}
+        for fontkey, codes in picked:
+            subset = by_key[fontkey].subset
+            for code in codes:
+                subset.pick(code)
+        return made
+
+    table._render_table_cell = render_cell  # type: ignore[method-assign]
+
+
+_measured_cells: dict[tuple[object, ...], tuple[tuple[bool, float, float], tuple[tuple[str, tuple[int, ...]], ...]]] = {}
 
 
 # ------------------------------------------------------------------ the Boston Box
