@@ -49,7 +49,7 @@ def render_charts(charts: tuple[ChartSpec, ...]) -> dict[str, bytes]:
 
 
 _drawn: OrderedDict[str, bytes] = OrderedDict()  # the customers of a shared agreement share charts
-_DRAWN_MAX = 64
+_DRAWN_MAX = 128
 
 
 def render_chart(chart: ChartSpec) -> bytes:

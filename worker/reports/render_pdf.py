@@ -7,6 +7,8 @@ is the same bytes for the same document (the creation date is the report's issue
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,7 +16,12 @@ from datetime import date, datetime, time, timezone
 from pathlib import Path
 
 from fpdf import FPDF
-from fpdf.fonts import FontFace
+from fpdf.fonts import FontFace, SubsetMap, TTFFont
+from fpdf.image_datastructures import RasterImageInfo
+from fpdf.image_parsing import get_img_info
+from fpdf.table import Cell as TableCell
+from fpdf.table import RowLayoutInfo
+from fpdf.table import Table as FpdfTable
 
 from worker.domain.model import Status
 from worker.reports.document import Block, Bullets, Cell, Chip, Document, Figure, Paragraph, Table
@@ -43,28 +50,88 @@ class _Pdf(FPDF):
         self.document = document
         self.set_margins(MARGIN, MARGIN, MARGIN)
         self.set_auto_page_break(True, margin=18)
-        fonts = _font_dir()
-        self.add_font(FONT, "", str(fonts / "DejaVuSans.ttf"))
-        self.add_font(FONT, "B", str(fonts / "DejaVuSans-Bold.ttf"))
-        self.add_font(FONT, "I", str(fonts / "DejaVuSans-Oblique.ttf"))
+        for style, file in (("", "DejaVuSans.ttf"), ("B", "DejaVuSans-Bold.ttf"), ("I", "DejaVuSans-Oblique.ttf")):
+            self._add_parsed_font(style, _font_dir() / file)
         self.set_title(document.subject)
         self.set_author("sla-worker")
         self.set_subject(document.title)
         self.set_lang("en-GB")
 
+    def _add_parsed_font(self, style: str, path: Path) -> None:
+        """`add_font`, with the font file's character widths and glyph ids read once per
+        process (reading them is a tenth of a second a font, more than laying out a report):
+        each document gets its own copy of what writing it changes (the font tables, which the
+        subsetter cuts down, the subset, the descriptor)."""
+        fontkey = f"{FONT.lower()}{style}"
+        parsed = _parsed_fonts.get(fontkey)
+        if parsed is not None:
+            font = _font_copy(parsed)
+            font.i = len(self.fonts) + 1
+            self.fonts[fontkey] = font
+            return
+        self.add_font(FONT, style, str(path))
+        added = self.fonts[fontkey]
+        if isinstance(added, TTFFont) and added.color_font is None:  # a colour font refers to its document
+            _parsed_fonts[fontkey] = _font_copy(added)
+
+    def _measure_key(self, *what: object) -> tuple[object, ...]:
+        return (self.font_family, self.font_style, self.font_size_pt, *what)
+
     def height_of(self, width: float, line_h: float, text: str) -> float:
         """The height `multi_cell` would take for `text` in the current font (nothing drawn)."""
-        height = self.multi_cell(width, line_h, text, dry_run=True, output="HEIGHT")
+        height = self._dry_run(width, line_h, text, "HEIGHT")
         if not isinstance(height, float | int):  # fpdf2 types every kind of output as one union
             raise TypeError(f"multi_cell gave {type(height).__name__} for its height")
         return height
 
     def lines_of(self, width: float, line_h: float, text: str) -> list[str]:
         """The lines `multi_cell` would wrap `text` into in the current font (nothing drawn)."""
-        lines = self.multi_cell(width, line_h, text, dry_run=True, output="LINES")
-        if not isinstance(lines, list):  # fpdf2 types every kind of output as one union
+        lines = self._dry_run(width, line_h, text, "LINES")
+        if not isinstance(lines, tuple):
             raise TypeError(f"multi_cell gave {type(lines).__name__} for its lines")
-        return lines
+        return list(lines)
+
+    def _dry_run(self, width: float, line_h: float, text: str, output: str) -> float | tuple[str, ...]:
+        """`multi_cell(dry_run=True)`, measured once per process (every document has the same
+        fonts). A dry run still numbers the characters it meets in the font's subset, in the
+        order it meets them, and the PDF's bytes follow that numbering: so the first run is made
+        on a scratch subset, and every run, first or not, gives the document's subset the same
+        characters in the same order."""
+        font = self.current_font
+        if not isinstance(font, TTFFont):
+            raise TypeError(f"no TrueType font set (got {type(font).__name__})")
+        key = self._measure_key(output, width, line_h, text)
+        found = _measured.get(key)
+        if found is None:
+            kept, font.subset = font.subset, SubsetMap(font)
+            reserved = len(font.subset)
+            try:
+                made = self.multi_cell(width, line_h, text, dry_run=True, output=output)
+            finally:
+                scratch, font.subset = font.subset, kept
+            picked = tuple(_code(g.unicode) for g, _ in list(scratch.items())[reserved:] if g is not None)
+            if isinstance(made, list):
+                found = (tuple(made), picked)
+            elif isinstance(made, float | int):
+                found = (made, picked)
+            else:
+                raise TypeError(f"multi_cell gave {type(made).__name__}")
+            _remember(key, found)
+        result, picked = found
+        subset = font.subset
+        for code in picked:
+            subset.pick(code)
+        return result
+
+    def word_width(self, word: str) -> float:
+        """`get_string_width` in the current font, measured once per process."""
+        key = self._measure_key(word)
+        found = _widths.get(key)
+        if found is None:
+            if len(_widths) >= _MEASURED_MAX:
+                _widths.clear()
+            found = _widths[key] = self.get_string_width(word)
+        return found
 
     def header(self) -> None:
         if self.page_no() == 1:
@@ -79,6 +146,126 @@ class _Pdf(FPDF):
         self.set_font(FONT, "", 8)
         self.set_text_color(*_rgb(GREY))
         self.cell(0, 5, f"Page {self.page_no()} of {{nb}}", align="R")
+
+
+_parsed_fonts: dict[str, TTFFont] = {}
+_MEASURED_MAX = 20_000
+_Measure = tuple[float | tuple[str, ...], tuple[int, ...]]  # a dry run's result, the characters it numbers
+_measured: dict[tuple[object, ...], _Measure] = {}  # the texts recur in every report of an agreement
+_widths: dict[tuple[object, ...], float] = {}
+
+
+def _remember(key: tuple[object, ...], value: _Measure) -> None:
+    if len(_measured) >= _MEASURED_MAX:
+        _measured.clear()
+    _measured[key] = value
+
+
+
+def _code(unicode: int | tuple[int, ...]) -> int:
+    """The character a glyph of a subset was picked for (unshaped text: one character)."""
+    return unicode if isinstance(unicode, int) else unicode[0]
+
+
+def _font_copy(font: TTFFont) -> TTFFont:
+    """A copy of a parsed font as `add_font` leaves it: the read-only tables (widths, cmap,
+    glyph ids) shared, the rest new."""
+    clone = TTFFont.__new__(TTFFont)
+    for name in TTFFont.__slots__:
+        if hasattr(font, name):
+            setattr(clone, name, getattr(font, name))
+    reduced = _reduced_font(font)
+    source = io.BytesIO(reduced[0]) if reduced else font.ttffile
+    clone.ttfont = type(font.ttfont)(source, recalcTimestamp=False, fontNumber=font.collection_font_number, lazy=True)
+    clone.desc = copy.copy(font.desc)
+    clone.missing_glyphs = []
+    clone.biggest_size_pt = 0
+    clone._hbfont = None
+    clone.subset = SubsetMap(clone)
+    return clone
+
+
+# The characters a report may use, cut from the font file once per process: fpdf2 reads the
+# font's tables anew for every document it subsets, and DejaVu has 6,000 glyphs where a report
+# uses under a hundred. Subsetting this cut to a document's glyphs gives the same bytes as
+# subsetting the whole font (tested); a document using a character outside it gets the whole
+# font (`_whole_fonts_where_needed`).
+_REPORT_CHARACTERS = ((0x20, 0x250), (0x2000, 0x2070), (0x20A0, 0x20D0), (0x2100, 0x2150), (0x2190, 0x2300), (0x25A0, 0x2600))
+_DROPPED_TABLES = ["FFTM", "GDEF", "GPOS", "GSUB", "MATH", "hdmx", "meta", "sbix", "CBDT", "CBLC", "EBDT", "EBLC", "EBSC",
+                   "SVG ", "CPAL", "COLR"]  # as fpdf2's output drops them
+_reduced: dict[str, tuple[bytes, frozenset[str]] | None] = {}
+
+
+def _reduced_font(font: TTFFont) -> tuple[bytes, frozenset[str]] | None:
+    """The font file cut to _REPORT_CHARACTERS, keeping everything fpdf2's own subsetting
+    reads (glyph names, hinting, all names), and the names of the glyphs it holds whole."""
+    key = f"{font.ttffile}#{font.collection_font_number}"
+    if key in _reduced:
+        return _reduced[key]
+    from fontTools import subset as ftsubset  # type: ignore[import-untyped]
+
+    whole = type(font.ttfont)(font.ttffile, recalcTimestamp=False, fontNumber=font.collection_font_number, lazy=True)
+    codes = [c for first, end in _REPORT_CHARACTERS for c in range(first, end) if c in font.cmap]
+    options = ftsubset.Options(
+        notdef_outline=True, recommended_glyphs=True, notdef_glyph=True, glyph_names=True, legacy_kern=False,
+        name_IDs=["*"], name_languages=["*"], name_legacy=True, prune_unicode_ranges=False,
+        prune_codepage_ranges=False, recalc_bounds=False, recalc_max_context=False, hinting_tables=["*"],
+    )
+    options.drop_tables = list(_DROPPED_TABLES)
+    options.layout_features = ["*"]
+    reduced: tuple[bytes, frozenset[str]] | None = None
+    if not font.is_cff and "glyf" in whole:  # tested on TrueType outlines only
+        subsetter = ftsubset.Subsetter(options)
+        subsetter.populate(unicodes=codes)
+        subsetter.subset(whole)
+        out = io.BytesIO()
+        whole.save(out)
+        # A glyph is complete in the cut when every character the whole font maps to it is
+        # kept (the subset's character map is made from the glyphs: Ω and the ohm sign share one).
+        kept = set(codes)
+        outside = {name for code, name in font.cmap.items() if code not in kept}
+        reduced = (out.getvalue(), frozenset(whole.getGlyphOrder()) - outside)
+    _reduced[key] = reduced
+    return reduced
+
+
+def _whole_fonts_where_needed(pdf: FPDF) -> None:
+    """A document that used a glyph not held whole by the cut (a character outside
+    _REPORT_CHARACTERS, or one that shares its glyph with one outside) is subset from the
+    whole font file."""
+    for font in pdf.fonts.values():
+        if not isinstance(font, TTFFont):
+            continue
+        reduced = _reduced.get(f"{font.ttffile}#{font.collection_font_number}")
+        if reduced and not set(font.subset.get_all_glyph_names()) <= reduced[1]:
+            font.ttfont = type(font.ttfont)(
+                font.ttffile, recalcTimestamp=False, fontNumber=font.collection_font_number, lazy=True
+            )
+
+
+_IMAGES_MAX = 128
+_image_infos: dict[str, RasterImageInfo] = {}  # the charts of a shared agreement recur in every report
+
+
+def _place_image(pdf: _Pdf, data: bytes) -> None:
+    """Give the document the parsed image for `data` before `FPDF.image` looks for it (by
+    the MD5 it names images by): a PNG is decoded and recompressed once per process, not once
+    per report it appears in."""
+    name = hashlib.new("md5", data.strip(), usedforsecurity=False).hexdigest()
+    images = pdf.image_cache.images
+    if name in images:
+        return
+    info = _image_infos.get(name)
+    if info is None:
+        info = get_img_info(name, io.BytesIO(data), pdf.image_cache.image_filter)
+        if info.get("iccp") is not None:  # an ICC profile is numbered per document: parsed each time
+            return
+        if len(_image_infos) >= _IMAGES_MAX:
+            _image_infos.pop(next(iter(_image_infos)))
+        _image_infos[name] = info
+    placed = RasterImageInfo(info)
+    placed.update({"i": len(images) + 1, "usages": 0, "iccp_i": None})
+    images[name] = placed
 
 
 def render_pdf(document: Document, images: dict[str, bytes], issued: date) -> bytes:
@@ -112,6 +299,7 @@ def render_pdf(document: Document, images: dict[str, bytes], issued: date) -> by
     for line in document.footer:
         pdf.multi_cell(CONTENT, 4, line, new_x="LMARGIN", new_y="NEXT", align="L")
         pdf.ln(1)
+    _whole_fonts_where_needed(pdf)
     return bytes(pdf.output())
 
 
@@ -277,6 +465,7 @@ def _figure(pdf: _Pdf, data: bytes | None, block: Figure) -> None:
         pdf.set_font(FONT, "B", 10.5)
         pdf.set_text_color(*_rgb(DARK))
         pdf.cell(CONTENT, 6, block.caption, new_x="LMARGIN", new_y="NEXT")
+    _place_image(pdf, data)
     pdf.image(io.BytesIO(data), x=MARGIN, w=CONTENT, h=height, alt_text=block.alt)
     pdf.ln(2)
 
@@ -334,7 +523,7 @@ def _least_widths(pdf: _Pdf, block: Table) -> list[float]:
 
 def _longest_word(pdf: _Pdf, text: str, bold: bool, size: float) -> float:
     pdf.set_font(FONT, "B" if bold else "", size)
-    return max((pdf.get_string_width(word) for word in text.split()), default=0.0)
+    return max((pdf.word_width(word) for word in text.split()), default=0.0)
 
 
 def _fit_widths(weights: list[float], least: list[float], total: float) -> tuple[float, ...]:
@@ -441,6 +630,7 @@ def _table_part(pdf: _Pdf, block: Table) -> None:
         v_align="MIDDLE",
         repeat_headings=1,
     ) as table:
+        _measure_cells_once(pdf, table)
         heading = table.row()
         for column in block.columns:
             heading.cell(column.title)
@@ -455,6 +645,66 @@ def _table_part(pdf: _Pdf, block: Table) -> None:
         pdf.set_text_color(*_rgb(GREY))
         pdf.multi_cell(CONTENT, 3.8, block.note, new_x="LMARGIN", new_y="NEXT", align="L")
     pdf.ln(2.5)
+
+
+def _measure_cells_once(pdf: _Pdf, table: FpdfTable) -> None:
+    """fpdf2 lays a table out twice: a first pass measures every cell's height (drawing
+    nothing), the second draws. The first pass's answer for a cell depends only on the cell and
+    the table's settings, so it is kept per process (the rows of a shared agreement's objectives
+    recur in every practice's report); like `_Pdf._dry_run`, the characters the measuring
+    numbers in the fonts' subsets are numbered again, in the same order, when it is reused."""
+    measure = table._render_table_cell
+
+    def render_cell(
+        i: int, j: int, cell: TableCell, row_height: float, cell_height_info: RowLayoutInfo | None = None,
+        cell_x_positions: Sequence[float] | None = None, **kwargs: object,
+    ) -> tuple[bool, float, float]:
+        if cell_height_info is not None or cell_x_positions is not None or kwargs or cell.img is not None:
+            drawn: tuple[bool, float, float] = measure(
+                i, j, cell, row_height=row_height, cell_height_info=cell_height_info,
+                cell_x_positions=cell_x_positions, **kwargs,
+            )
+            return drawn
+        key = (
+            "cell", repr(cell), i < table._num_heading_rows, table._get_col_width(i, j, cell.colspan), row_height,
+            table._line_height, repr(table._initial_style), repr(table._headings_style), repr(table.rows[i].style),
+            repr(table._padding), repr(table._text_align), repr(table._v_align), repr(table._wrapmode),
+            table._markdown, table._cell_fill_mode.should_fill_cell(i, j), repr(table._cell_fill_color),
+            pdf.font_family, pdf.font_style, pdf.font_size_pt,
+        )
+        fonts = [f for f in pdf.fonts.values() if isinstance(f, TTFFont)]
+        found = _measured_cells.get(key)
+        if found is None:
+            kept = [f.subset for f in fonts]
+            for f in fonts:
+                f.subset = SubsetMap(f)
+            reserved = [len(f.subset) for f in fonts]
+            try:
+                made: tuple[bool, float, float] = measure(i, j, cell, row_height=row_height)
+            finally:
+                scratch = [f.subset for f in fonts]
+                for f, subset in zip(fonts, kept):
+                    f.subset = subset
+            picked = tuple(
+                (f.fontkey, tuple(_code(g.unicode) for g, _ in list(s.items())[n:] if g is not None))
+                for f, s, n in zip(fonts, scratch, reserved)
+            )
+            found = (made, picked)
+            if len(_measured_cells) >= _MEASURED_MAX:
+                _measured_cells.clear()
+            _measured_cells[key] = found
+        made, picked = found
+        by_key = {f.fontkey: f for f in fonts}
+        for fontkey, codes in picked:
+            subset = by_key[fontkey].subset
+            for code in codes:
+                subset.pick(code)
+        return made
+
+    table._render_table_cell = render_cell  # type: ignore[method-assign]
+
+
+_measured_cells: dict[tuple[object, ...], tuple[tuple[bool, float, float], tuple[tuple[str, tuple[int, ...]], ...]]] = {}
 
 
 # ------------------------------------------------------------------ the Boston Box
