@@ -326,15 +326,13 @@ def _all_ran_or_expired(sent: list[Sent], log: str) -> bool:
 
 
 def stored_samples(database_url: str) -> int:
-    from sqlalchemy import func, select
-
     from worker.storage.engine import make_engine, read_only
-    from worker.storage.tables import samples
+    from worker.storage.samples import sample_count
 
     engine = make_engine(database_url)
     try:
         with read_only(engine) as conn:
-            return int(conn.execute(select(func.count()).select_from(samples)).scalar_one())
+            return sample_count(conn)
     finally:
         engine.dispose()
 

@@ -14,7 +14,8 @@ from worker.demo import DemoSummary, run_demo, summary_table
 from worker.domain.model import Catalogue, ObjectiveType, Result, Status
 from worker.scoring.periods import period_bounds, periods_back, scored_window
 from worker.storage import incidents as incident_store
-from worker.storage.tables import maintenance, samples
+from worker.storage.samples import sample_count
+from worker.storage.tables import maintenance
 from worker.usecases.results import read_results
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "example"
@@ -60,7 +61,7 @@ def test_full_demo_scores_thirteen_months_with_every_objective_inside_its_effect
     assert all(r.final for p in summary.periods[:-1] for r in summary.history[p])
     assert not any(r.final for r in summary.history["2026-11"])
     with engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(samples)).scalar_one() == summary.samples
+        assert sample_count(conn) == summary.samples
         assert conn.execute(select(func.count()).select_from(maintenance)).scalar_one() == summary.maintenance
     assert summary.samples > 1_500_000 and summary.incidents > 500 and summary.maintenance >= 13
 
@@ -119,7 +120,7 @@ def test_running_the_demo_twice_gives_identical_results(engine: Engine, catalogu
     first = run_demo(engine, catalogue, NOW, months=2)
     first_stored = {p: read_results(engine, p) for p in first.periods}
     with engine.connect() as conn:
-        first_samples = conn.execute(select(func.count()).select_from(samples)).scalar_one()
+        first_samples = sample_count(conn)
         first_incidents = incident_store.load_incidents(conn)
 
     second = run_demo(engine, catalogue, NOW, months=2)
@@ -127,7 +128,7 @@ def test_running_the_demo_twice_gives_identical_results(engine: Engine, catalogu
     assert second == first
     assert {p: read_results(engine, p) for p in second.periods} == first_stored
     with engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(samples)).scalar_one() == first_samples
+        assert sample_count(conn) == first_samples
         assert incident_store.load_incidents(conn) == first_incidents
 
 

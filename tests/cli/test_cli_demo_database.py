@@ -10,7 +10,8 @@ from cli_helpers import plain, sla_worker
 from sqlalchemy import Engine, func, select
 
 from worker.demo import DEMO_MARKER, claim_for_demo
-from worker.storage.tables import leases, samples
+from worker.storage.samples import sample_count
+from worker.storage.tables import leases
 
 NOW = datetime(2026, 11, 15, 10, 0, tzinfo=timezone.utc)
 
@@ -27,7 +28,7 @@ def a_trusts_sample(engine: Engine) -> None:
 
 def counts(engine: Engine) -> tuple[int, int]:
     with engine.connect() as conn:
-        return (conn.execute(select(func.count()).select_from(samples)).scalar_one(),
+        return (sample_count(conn),
                 conn.execute(select(func.count()).select_from(leases)).scalar_one())
 
 

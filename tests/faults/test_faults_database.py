@@ -12,12 +12,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError
 
 from worker.config import load_catalogue
 from worker.storage.engine import read_only
-from worker.storage.tables import samples
+from worker.storage.samples import sample_count
 from worker.usecases.ingest import ingest
 from worker.usecases.results import read_results
 from worker.usecases.score import score_period
@@ -86,7 +86,7 @@ def test_killed_connections_during_ingest_and_scoring_lose_and_duplicate_nothing
     killer.join(30)
     assert killer.killed >= 1 and failures >= 1, "the fault did not happen: nothing was proven"
     with read_only(engine) as conn:
-        assert conn.execute(select(func.count()).select_from(samples)).scalar_one() == 251_064
+        assert sample_count(conn) == 251_064
     expected = json.loads((CASE / "expected" / "2026-10.json").read_text())
     got = [r.as_json() for r in read_results(engine, "2026-10")]
     assert len(got) == len(expected)
