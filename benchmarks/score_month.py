@@ -161,7 +161,7 @@ def generate(workdir: Path, services: int) -> None:
 # ------------------------------------------------------------------ measurement
 
 
-def fresh_database(engine_name: str, workdir: Path, database: str) -> str:
+def fresh_database(engine_name: str, workdir: Path, database: str = "sla_bench") -> str:
     if engine_name == "sqlite":
         path = workdir / "bench.sqlite"
         for suffix in ("", "-wal", "-shm"):
