@@ -143,13 +143,14 @@ def collect(source_id: str | None = None) -> int:
 def score_pending() -> int:
     """Score what new input changed, shard by shard, skipping the shards another worker is
     scoring right now (their changes wait for the next run); then evaluate the alerts of the
-    shards it scored, new results or not: burn-rate windows slide with the clock (beat sends
-    this every 5 minutes). Every shard busy: nothing to do here. Returns the results stored."""
+    shards that have new results (beat's `sla.evaluate_alerts` every 5 minutes evaluates every
+    shard: burn-rate windows slide with the clock). Every shard busy: nothing to do here.
+    Returns the results stored."""
     rt = runtime()
     run = score.score_pending_shards(rt.engine, rt.catalogue, _now(), rt.settings.late_data_grace_s, shards=rt.settings.scoring_shards)
     if run.busy:
         log.info("score_pending: shards %s busy elsewhere, left for the next run", ", ".join(str(s) for s in run.busy))
-    _evaluate_shards(run.scored)
+    _evaluate_shards([shard for shard in run.scored if any(shard.holds(r.service) for r in run.results)])
     return len(run.results)
 
 
