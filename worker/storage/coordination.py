@@ -69,6 +69,11 @@ def forget_changes(conn: Connection, ids: list[int]) -> None:
         conn.execute(delete(pending_changes).where(pending_changes.c.id.in_(ids[start : start + 1000])))
 
 
+def pending_services(conn: Connection) -> set[str]:
+    """The services that have pending changes (one cheap look before claiming shard by shard)."""
+    return set(conn.execute(select(pending_changes.c.service).distinct()).scalars())
+
+
 def pending_count(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(pending_changes)).scalar_one())
 

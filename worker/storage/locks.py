@@ -75,9 +75,11 @@ def hold_slot_locks(conn: Connection, lock_class: int, slots: Sequence[int]) -> 
     """Wait for advisory locks (lock_class, slot) for every slot, in ascending order (every
     process takes them in that order, so two waiters cannot deadlock), and hold them until
     this transaction ends (PostgreSQL); nothing on SQLite."""
-    if is_postgresql(conn):
-        for slot in sorted(slots):
-            conn.execute(text("SELECT pg_advisory_xact_lock(:c, :s)"), {"c": lock_class, "s": slot})
+    if is_postgresql(conn):  # one statement: the array is unnested, and locked, in ascending order
+        conn.execute(
+            text("SELECT count(pg_advisory_xact_lock(:c, s)) FROM unnest(CAST(:slots AS int[])) AS s"),
+            {"c": lock_class, "slots": sorted(slots)},
+        )
 
 
 def try_slot_locks(conn: Connection, lock_class: int, slots: Sequence[int]) -> bool:

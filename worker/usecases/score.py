@@ -54,7 +54,8 @@ from worker.storage import incidents as incident_store
 from worker.storage import results as result_store
 from worker.storage import samples as sample_store
 from worker.storage import tallies as tally_store
-from worker.storage.coordination import claim_changes, forget_changes
+from worker.storage.coordination import claim_changes, forget_changes, pending_services
+from worker.storage.engine import read_only
 from worker.storage.locks import SCORING_SLOT_LOCK, hold_slot_locks, try_slot_locks
 from worker.usecases.maintenance import objective_contexts
 from worker.usecases.periods import period_span, periods_touched
@@ -145,7 +146,11 @@ def score_pending_shards(
     for: two workers running this share the shards between them, and the changes that arrive
     meanwhile wait for the next run (beat sends one every 5 minutes, every collect one)."""
     run = PendingRun([], (), (), ())
+    with read_only(engine) as conn:
+        waiting = pending_services(conn)
     for part in (shard,) if shard is not None else all_shards(shards):
+        if not any(part.holds(service) for service in waiting):
+            continue  # nothing pending in this shard (a change arriving now waits for the next run)
         with engine.begin() as conn:
             if not try_slot_locks(conn, SCORING_SLOT_LOCK, part.slots):
                 conn.rollback()  # let go of the slots taken before the busy one
