@@ -27,12 +27,12 @@ from worker.metrics.burn_rates import meets_burn_windows, refresh_burn_rates
 from worker.render import results_csv, results_json, results_table
 from worker.scoring.periods import parse_period
 from worker.settings import Settings, load_settings
-from worker.storage.engine import UnsupportedDatabase, make_engine, normalise_url
+from worker.storage.engine import UnsupportedDatabase, make_engine, normalise_url, read_only
 from worker.storage.migrate import current_revision, head_revision, upgrade
 from worker.usecases.ingest import ingest_path
 from worker.usecases.periods import open_periods, periods_with_data
 from worker.usecases.results import read_results
-from worker.usecases.retention import refuse_deleted_period, scorable
+from worker.usecases.retention import kept_periods
 from worker.usecases.score import score_period
 
 OK, PARTIAL, BAD, UNREACHABLE = 0, 1, 2, 3
@@ -337,9 +337,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         periods = periods_with_data(engine, catalogue, now)
     else:
         periods = [_period(args.period)] if args.period else open_periods(catalogue, now, settings.late_data_grace_s)
-    if args.period:
-        refuse_deleted_period(engine, catalogue, periods[0])
-    kept = scorable(engine, catalogue, periods)
+    with read_only(engine) as conn:
+        kept = periods if args.period else kept_periods(conn, catalogue, periods)  # a named one is refused whole
     for period in periods:
         if period not in kept:
             print(f"{period}: not scored again (its samples were deleted by retention); its stored results stand")
@@ -596,7 +595,6 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     from worker.alerts.rules import Guard
     from worker.domain.time import parse_duration
     from worker.storage import alerts as alert_store
-    from worker.storage.engine import read_only
     from worker.usecases.silences import silence
 
     settings = _settings(args)
@@ -639,7 +637,6 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
 def cmd_notifications(args: argparse.Namespace) -> int:
     from worker.storage import alerts as alert_store
-    from worker.storage.engine import read_only
 
     engine = _engine(_settings(args), create=False)
     with read_only(engine) as conn:

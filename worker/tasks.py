@@ -31,6 +31,7 @@ from worker.metrics.burn_rates import refresh_burn_rates
 from worker.runtime import runtime
 from worker.scoring.shards import Shard
 from worker.sources import file_drop
+from worker.storage.locks import is_sqlite
 from worker.usecases import periods, score
 
 log = logging.getLogger(__name__)
@@ -157,8 +158,6 @@ def score_pending() -> int:
 def _evaluate_shards(shards: Sequence[Shard]) -> None:
     """Alert evaluation of these scoring shards, one message each; on SQLite, whose writers
     take turns anyway, one message for everything."""
-    from worker.storage.locks import is_sqlite
-
     if not shards:
         return
     if is_sqlite(runtime().engine):
@@ -202,7 +201,6 @@ def evaluate_alerts() -> int:
     message per shard of services (worker/alerts/shards.py, setting SLA_SCORING_SHARDS), which
     any worker may take. On SQLite, whose transactions take one writer at a time, shards could
     only run one after another: one message evaluates everything. Returns the shards dispatched."""
-    from worker.storage.locks import is_sqlite
 
     rt = runtime()
     shards = 1 if is_sqlite(rt.engine) else rt.settings.scoring_shards

@@ -96,3 +96,25 @@ def test_the_packaged_schedule_runs_retention_every_day() -> None:
     schedule = yaml.safe_load((Path(__file__).parents[2] / "worker" / "default_schedule" / "beat.yaml").read_text())
     entry = schedule["retention"]
     assert entry["task"] == "sla.apply_retention" and entry["cron"] == "40 3 * * *"
+
+
+def test_late_samples_of_a_deleted_period_leave_its_results_and_are_not_left_pending(engine: Engine) -> None:
+    from worker.config import load_catalogue
+    from worker.storage.coordination import pending_count
+    from worker.usecases.ingest import ingest
+    from worker.usecases.results import read_results
+    from worker.usecases.score import score_pending, score_period
+
+    catalogue = load_catalogue(CASE / "config")
+    scored_at = datetime(2026, 11, 2, tzinfo=UTC)
+    ingest(engine, catalogue, "samples", (CASE / "samples.csv").read_bytes(), scored_at)
+    score_period(engine, catalogue, "2026-10", scored_at, 6 * 3600.0)
+    before = read_results(engine, "2026-10")
+    later = datetime(2027, 12, 20, tzinfo=UTC)
+    apply_retention(engine, later, DEFAULT_RETENTION_S)
+    service = sorted(catalogue.services)[0]
+    ingest(engine, catalogue, "samples", f"timestamp,service,signal,value\n2026-10-15T10:00:00Z,{service},up,0\n".encode(), later)
+    assert score_pending(engine, catalogue, later, 6 * 3600.0) == []
+    assert read_results(engine, "2026-10") == before
+    with engine.connect() as conn:
+        assert pending_count(conn) == 0

@@ -54,8 +54,7 @@ def claim_changes(conn: Connection, services: Callable[[str], bool] | None = Non
     if services is None:
         rows = list(conn.execute(query))
     else:
-        pending = conn.execute(select(pending_changes.c.service).distinct()).scalars()
-        wanted = sorted(s for s in pending if services(s))
+        wanted = sorted(s for s in pending_services(conn) if services(s))
         rows = [
             row
             for start in range(0, len(wanted), 1000)  # bound the bound parameters (SQLite's limit)

@@ -2,10 +2,10 @@
 that are deleted, a bounded batch per transaction, by the beat's daily `sla.apply_retention`.
 Results and tally sheets are kept for ever, so reports and 12-month trends never change.
 
-A period that starts before the deletion mark can no longer be scored from its samples:
-`refuse_deleted_period` stops `sla-worker score` (and `sla.reconcile`) with one line, and the
-stored results stay as they were; pending changes that reach back before the mark (a late
-file of very old samples) leave those periods alone too (`scorable`).
+A period that starts before the deletion mark can no longer be scored from its samples: the
+scoring use case refuses it (`refuse_deleted_period`: `sla-worker score --period` answers in one
+line) and the stored results stay as they were; pending changes that reach back before the
+mark (a late file of very old samples) leave those periods alone too (`kept_periods`).
 """
 
 from __future__ import annotations
@@ -13,14 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from worker.domain.errors import SamplesDeleted
 from worker.domain.model import Catalogue
 from worker.domain.time import from_epoch_s
 from worker.scoring.periods import period_bounds
 from worker.storage import retention as retention_store
-from worker.storage.engine import read_only
 from worker.storage.sample_codec import DAY_MS
 from worker.usecases.periods import zones
 
@@ -52,25 +51,20 @@ def apply_retention(engine: Engine, now: datetime, keep_s: float, batch: int = B
             return RetentionRun(before, deleted)
 
 
-def scorable(engine: Engine, catalogue: Catalogue, periods: list[str]) -> list[str]:
+def kept_periods(conn: Connection, catalogue: Catalogue, periods: list[str]) -> list[str]:
     """The periods whose samples are all still kept (in every agreement's zone)."""
-    mark = _deletion_mark(engine)
+    mark = retention_store.deleted_before(conn)
     return periods if mark is None else [p for p in periods if _starts(catalogue, p) >= mark.timestamp()]
 
 
-def refuse_deleted_period(engine: Engine, catalogue: Catalogue, period: str) -> None:
+def refuse_deleted_period(conn: Connection, catalogue: Catalogue, period: str) -> None:
     """Raise SamplesDeleted when `period` starts before the deletion mark."""
-    mark = _deletion_mark(engine)
+    mark = retention_store.deleted_before(conn)
     if mark is not None and _starts(catalogue, period) < mark.timestamp():
         raise SamplesDeleted(
             f"{period} cannot be scored again: sample retention (SLA_SAMPLES_RETENTION) deleted the samples "
             f"before {mark:%Y-%m-%d}; its stored results are kept as they are"
         )
-
-
-def _deletion_mark(engine: Engine) -> datetime | None:
-    with read_only(engine) as conn:
-        return retention_store.deleted_before(conn)
 
 
 def _starts(catalogue: Catalogue, period: str) -> float:

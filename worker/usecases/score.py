@@ -59,6 +59,7 @@ from worker.storage.engine import read_only
 from worker.storage.locks import SCORING_SLOT_LOCK, hold_slot_locks, try_slot_locks
 from worker.usecases.maintenance import objective_contexts
 from worker.usecases.periods import period_span, periods_touched
+from worker.usecases.retention import kept_periods, refuse_deleted_period
 
 Work = list[tuple[ObjectiveContext, tuple[float, float]]]
 """Objectives to score in a period, each with its scored window (period ∩ effective dates)."""
@@ -82,7 +83,9 @@ def score_period(
     services (`sla.score_shard`), or of every shard of `shards` one after another, each in its
     own transaction (`shard` None: `sla-worker score`, the report run's finalising re-score).
     Pending changes of the shard that lie wholly inside the period are covered by this and
-    forgotten. Waits for a shard another process is scoring (PostgreSQL). Returns the results in agreement, customer, objective order."""
+    forgotten. Waits for a shard another process is scoring (PostgreSQL). A period whose
+    samples retention has deleted is refused (SamplesDeleted). Returns the results in
+    agreement, customer, objective order."""
     found: list[Result] = []
     for part in (shard,) if shard is not None else all_shards(shards):
         found += _score_period_shard(engine, catalogue, period, now, grace_s, part)
@@ -94,6 +97,7 @@ def _score_period_shard(
 ) -> list[Result]:
     with engine.begin() as conn:
         hold_slot_locks(conn, SCORING_SLOT_LOCK, shard.slots)
+        refuse_deleted_period(conn, catalogue, period)
         found = _score(conn, catalogue, period, now.timestamp(), grace_s, None, shard)
         result_store.upsert_results(conn, found, computed_at=now)
         lo, hi = period_span(catalogue, period)
@@ -140,9 +144,9 @@ def score_pending_shards(
 ) -> PendingRun:
     """Score what new input changed, shard by shard (one shard, or every shard of `shards`),
     each in its own transaction: claim the shard's pending changes, re-tally only the days and
-    objectives they touch in every period they touch, store the results and forget the
-    changes — so a run that dies leaves its shard's changes for
-    the next one. On PostgreSQL a shard that another process is scoring is skipped, not waited
+    objectives they touch in every period they touch (but those whose samples retention has
+    deleted), store the results and forget the changes — so a run that dies leaves its
+    shard's changes for the next one. On PostgreSQL a shard that another process is scoring is skipped, not waited
     for: two workers running this share the shards between them, and the changes that arrive
     meanwhile wait for the next run (beat sends one every 5 minutes, every collect one)."""
     run = PendingRun([], (), (), ())
@@ -171,7 +175,7 @@ def _score_pending_shard(
         changes = Changes()
         for change in pending:
             changes.add(change.kind, change.service, change.first_s, change.last_s)
-        for period in periods_touched(catalogue, changes):
+        for period in kept_periods(conn, catalogue, periods_touched(catalogue, changes)):
             found += _score(conn, catalogue, period, now.timestamp(), grace_s, changes, shard)
         result_store.upsert_results(conn, found, computed_at=now)
         forget_changes(conn, [c.id for c in pending])
