@@ -63,9 +63,16 @@ def sender(broker: str) -> Celery:
 
 
 def workers(env: dict[str, str], tmp_path: Path, count: int) -> list:
+    """`count` started workers; if one does not come up, those started are stopped (no
+    worker outlives its test). Starting two at once on a busy 2-core machine can take a while."""
     started = [start("worker", env, tmp_path / f"worker{n}.log", "--concurrency", "1", "-n", f"shard{n}@%h") for n in range(count)]
-    for n in range(count):
-        wait_for(lambda n=n: "ready" in (tmp_path / f"worker{n}.log").read_text(), 60, f"worker {n} to start")
+    try:
+        for n in range(count):
+            wait_for(lambda n=n: "ready" in (tmp_path / f"worker{n}.log").read_text(), 180, f"worker {n} to start")
+    except BaseException:
+        for worker in started:
+            stop(worker)
+        raise
     return started
 
 
