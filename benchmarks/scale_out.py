@@ -587,10 +587,13 @@ class Bench:
 
     def prepare_reports(self) -> None:
         """Forget the reports of a run before (rows and folders); make the month's results
-        final (untimed) when the scoring left them open."""
+        final (untimed) when the scoring left them open or no scoring phase ran."""
         self.watch.database.execute("DELETE FROM reports WHERE period = %s", (self.period,))
         shutil.rmtree(self.workdir / "reports" / self.period, ignore_errors=True)
-        if self.watch.scalar("SELECT count(*) FROM results WHERE period = %s AND NOT final", self.period):
+        stored = self.watch.scalar("SELECT count(*) FROM results WHERE period = %s", self.period)
+        if stored < self.expected_results or self.watch.scalar(
+            "SELECT count(*) FROM results WHERE period = %s AND NOT final", self.period
+        ):
             from worker.config import load_catalogue
             from worker.storage.engine import make_engine
             from worker.usecases.score import score_period

@@ -1,7 +1,7 @@
 """Scoring runs in processes of their own, and what a run leaves stored, for the shard tests.
 
-`python shard_runs.py pending URL CONFIG NOW SHARDS` runs `score_pending_shards` once and
-prints what it did as JSON; `python shard_runs.py period URL CONFIG NOW SHARDS PERIOD INDEX…`
+`python shard_runs.py pending URL CONFIG NOW SHARDS [BATCH]` runs `score_pending_shards` once
+(BATCH: its pending services per batch) and prints what it did as JSON; `python shard_runs.py period URL CONFIG NOW SHARDS PERIOD INDEX…`
 re-scores those shards of a period. A separate OS process each: its own interpreter, its own
 connections, as a second worker machine would be.
 """
@@ -85,7 +85,8 @@ def _main(argv: list[str]) -> int:
     catalogue = load_catalogue(Path(config))
     try:
         if what == "pending":
-            run = score_pending_shards(engine, catalogue, now, 6 * 3600.0, shards=shards)
+            batch = {"batch_services": int(rest[0])} if rest else {}
+            run = score_pending_shards(engine, catalogue, now, 6 * 3600.0, shards=shards, **batch)
             shown = {"scored": [s.index for s in run.scored], "busy": [s.index for s in run.busy],
                      "forgotten": list(run.forgotten), "results": len(run.results)}
         else:

@@ -174,7 +174,8 @@ def test_two_processes_scoring_pending_changes_at_once_share_the_shards_and_cons
     ingest(engine, catalogue, "samples", halves()[1], NOW)
     before = pending_ids(engine)
     paused = Shard(shard_of(PAUSED, SHARDS), SHARDS)
-    args = ("pending", database_url, str(CASE / "config"), NOW.isoformat(), str(SHARDS))
+    # One shard per batch, as a large backlog is cut: each process takes the batches it can lock.
+    args = ("pending", database_url, str(CASE / "config"), NOW.isoformat(), str(SHARDS), "1")
 
     holder = hold_sheet(engine)
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from worker.scoring.shards import DEFAULT_SHARDS, SLOTS, Shard, all_shards, shard_of, slot_of
+from worker.scoring.shards import DEFAULT_SHARDS, SLOTS, Shard, all_shards, pending_batches, shard_of, slot_of
 
 SERVICES = ["epr", "pacs", "email", "portal", "wifi", "servicedesk", "site-link.a81001", "", "é-service"]
 
@@ -73,3 +73,22 @@ def test_a_count_outside_one_to_the_slots_is_refused(count):
 
 def test_a_shard_reads_as_index_of_count():
     assert str(Shard(3, 16)) == "3/16"
+
+
+def test_pending_shards_go_in_order_into_batches_that_close_at_the_size_asked():
+    # Of 16: epr → 15, pacs → 5, email → 4, portal → 0, wifi and servicedesk → 11.
+    pending = ["epr", "pacs", "email", "portal", "wifi", "servicedesk"]
+    shards = all_shards(16)
+
+    assert pending_batches(shards, pending, 400) == [tuple(shards[i] for i in (0, 4, 5, 11, 15))]
+    assert pending_batches(shards, pending, 2) == [
+        (shards[0], shards[4]),
+        (shards[5], shards[11]),
+        (shards[15],),
+    ]
+    assert pending_batches(shards, pending, 1) == [(shards[i],) for i in (0, 4, 5, 11, 15)]
+
+
+def test_no_pending_service_makes_no_batch():
+    assert pending_batches(all_shards(16), [], 400) == []
+    assert pending_batches((Shard(3, 16),), ["epr"], 400) == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import io
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
@@ -26,6 +27,10 @@ from fpdf.table import Table as FpdfTable
 from worker.domain.model import Status
 from worker.reports.document import Block, Bullets, Cell, Chip, Document, Figure, Paragraph, Table
 from worker.reports.words import BORDER, DARK, GREY, NHS_BLUE, PALE, STATUS_COLOURS
+
+# fontTools logs every table of every font subset at INFO (hundreds of lines a report): the
+# worker's log keeps its warnings only.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 FONT = "DejaVu"
 MARGIN = 15.0

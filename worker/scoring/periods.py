@@ -50,6 +50,7 @@ def local_midnight(day: date, tz: str) -> float:
     return datetime(day.year, day.month, day.day, tzinfo=zone(tz)).timestamp()
 
 
+@lru_cache(maxsize=1024)  # asked for every result of every run
 def period_bounds(period: str, tz: str) -> tuple[float, float]:
     """[start, end) of a period in epoch seconds: local midnight on the 1st to the next 1st."""
     year, month = parse_period(period)

@@ -15,13 +15,16 @@ of SLA_SCORING_SHARDS). The count decides only how the work is cut, never whethe
 from __future__ import annotations
 
 import zlib
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 SLOTS = 256
 """Lock slots; the most shards worth having (more would leave some shards empty)."""
 DEFAULT_SHARDS = 16
 
 
+@lru_cache(maxsize=65536)  # asked for every objective of every run: the catalogue's ids, a few thousand
 def slot_of(service: str) -> int:
     """The lock slot of a service id."""
     return zlib.crc32(service.encode("utf-8")) % SLOTS
@@ -65,3 +68,26 @@ def _checked(count: int) -> int:
     if not 1 <= count <= SLOTS:
         raise ValueError(f"the shard count must be between 1 and {SLOTS}, not {count}")
     return count
+
+
+def pending_batches(parts: Sequence[Shard], pending: Collection[str], services: int) -> list[tuple[Shard, ...]]:
+    """The shards of `parts` that hold a pending service, grouped in order into batches of
+    about `services` pending services (a batch closes once it has that many; the last may
+    have fewer). A pending run scores a batch in one transaction: a few statements for many
+    shards when little is pending (the usual run, every few minutes), while a large backlog
+    still splits into batches that several processes share."""
+    found: list[tuple[Shard, ...]] = []
+    batch: list[Shard] = []
+    count = 0
+    for part in parts:
+        held = sum(1 for service in pending if part.holds(service))
+        if not held:
+            continue
+        batch.append(part)
+        count += held
+        if count >= services:
+            found.append(tuple(batch))
+            batch, count = [], 0
+    if batch:
+        found.append(tuple(batch))
+    return found

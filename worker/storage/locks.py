@@ -85,10 +85,26 @@ def hold_slot_locks(conn: Connection, lock_class: int, slots: Sequence[int]) -> 
 def try_slot_locks(conn: Connection, lock_class: int, slots: Sequence[int]) -> bool:
     """Take advisory locks (lock_class, slot) for every slot without waiting, in ascending
     order, stopping at the first one held elsewhere: True when this transaction holds them all
-    (held until it ends), False when another does (roll back to let go of those taken). Two
-    processes trying the same slots fail at the same first slot, so one of them gets them all.
-    Always True on SQLite, where `BEGIN IMMEDIATE` already made this the only writer."""
+    (held until it ends); False when another does, and then the ones taken before the busy one
+    are let go at once (they are taken inside a savepoint, rolled back), so the transaction
+    may go on and try other slots. Two processes trying the same slots fail at the same first
+    slot, so one of them gets them all. One statement: a recursive query, which stops at the
+    first refusal. Always True on SQLite, where `BEGIN IMMEDIATE` already made this the only
+    writer."""
     if not is_postgresql(conn):
         return True
-    attempt = text("SELECT pg_try_advisory_xact_lock(:c, :s)")
-    return all(conn.execute(attempt, {"c": lock_class, "s": slot}).scalar_one() for slot in sorted(slots))
+    with conn.begin_nested() as attempt:
+        taken = bool(conn.execute(_TRY_IN_ORDER, {"c": lock_class, "slots": sorted(slots)}).scalar_one())
+        if not taken:
+            attempt.rollback()
+    return taken
+
+
+_TRY_IN_ORDER = text(
+    "WITH RECURSIVE attempt(i, ok) AS ("
+    " SELECT 0, true"
+    " UNION ALL"
+    " SELECT i + 1, pg_try_advisory_xact_lock(:c, (CAST(:slots AS int[]))[i + 1]) FROM attempt"
+    " WHERE ok AND i < cardinality(CAST(:slots AS int[]))"
+    ") SELECT bool_and(ok) FROM attempt"
+)

@@ -7,6 +7,7 @@ matches it on every engine.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -28,11 +29,11 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
-    bindparam,
     false,
-    func,
     select,
 )
+from sqlalchemy import column as sql_column
+from sqlalchemy import table as sql_table
 from sqlalchemy.engine import Connection
 
 from worker.storage.locks import is_postgresql, is_sqlite
@@ -424,16 +425,10 @@ def upsert(
     update_columns = [c for c in columns if c not in keys] if update is None else list(update)
 
     if is_postgresql(conn):
-        for start in range(0, len(distinct), _PG_UPSERT_ROWS):
-            chunk = distinct[start : start + _PG_UPSERT_ROWS]
-            stmt = _on_conflict(_pg_insert_from_arrays(table, columns, chunk), keys, update_columns, only_if)
-            conn.execute(stmt)
+        conn.execute(_on_conflict(_pg_insert_from_staging(conn, table, columns, distinct), keys, update_columns, only_if))
     else:
         conn.execute(_on_conflict(dialect_insert(conn)(table), keys, update_columns, only_if), distinct)
     return len(distinct)
-
-
-_PG_UPSERT_ROWS = 5_000
 
 
 def _on_conflict(
@@ -448,15 +443,31 @@ def _on_conflict(
     return stmt.on_conflict_do_nothing(index_elements=list(keys))
 
 
-def _pg_insert_from_arrays(table: Table, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> Any:
-    """One `INSERT … SELECT unnest(array), …` for many rows: each column travels as one array
-    parameter, several times faster than a statement per row (executemany) for the thousands
-    of results, tally sheets and burn rates a scoring run writes."""
-    from sqlalchemy.dialects.postgresql import ARRAY
+def _pg_insert_from_staging(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> Any:
+    """`INSERT … SELECT` from a session-local staging table that the rows were just copied
+    into with COPY: the thousands of results, tally sheets and burn rates a scoring run writes
+    travel in one stream that the driver formats in C, where bound parameters (one per value,
+    or one array per column) cost the driver a Python call per value.
+
+    The staging table is a temporary table of the columns written, made once per database
+    session (`IF NOT EXISTS`: a new or reset session makes its own) and emptied at every commit
+    (`ON COMMIT DELETE ROWS`); it is emptied before use too, so two upserts into one table in
+    one transaction do not see each other's rows. Values go through the columns' SQLAlchemy
+    types first (an aware `UtcDateTime` is checked as for any other statement)."""
+    staging = f"staging_{table.name}_{zlib.crc32(','.join(columns).encode()):08x}"
+    names = ", ".join(f'"{c}"' for c in columns)
+    processors = [table.c[c].type.bind_processor(conn.dialect) for c in columns]
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor:
+        cursor.execute(
+            f'CREATE TEMP TABLE IF NOT EXISTS "{staging}" ON COMMIT DELETE ROWS AS SELECT {names} FROM "{table.name}" WITH NO DATA'
+        )
+        cursor.execute(f'DELETE FROM "{staging}"')
+        with cursor.copy(f'COPY "{staging}" ({names}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row([value if p is None else p(value) for p, value in zip(processors, (row[c] for c in columns))])
     from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-    arrays = [
-        func.unnest(bindparam(f"rows_{c}", value=[row[c] for row in rows], type_=ARRAY(table.c[c].type))).label(c)
-        for c in columns
-    ]
-    return pg_insert(table).from_select(list(columns), select(*arrays))
+    source = sql_table(staging, *(sql_column(c) for c in columns))
+    return pg_insert(table).from_select(list(columns), select(*(source.c[c] for c in columns)))

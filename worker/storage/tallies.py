@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import select, tuple_
+from sqlalchemy import ColumnElement, Text, bindparam, func, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
+from worker.storage.locks import is_postgresql
 from worker.storage.tables import tallies as tallies_table
 from worker.storage.tables import upsert
 
@@ -71,10 +73,21 @@ def load_sheets(
     if keys is not None:
         if not keys:
             return {}
-        query = query.where(tuple_(t.c.agreement, t.c.objective).in_(sorted(set(keys))))
+        query = query.where(_among(conn, sorted(set(keys))))
     sheets = {}
     for row in conn.execute(query):
         tallied = np.frombuffer(row.tallied, dtype=np.uint8).astype(bool)
         sums = np.frombuffer(row.sums, dtype="<f8").reshape(len(FIELDS), row.days).copy()
         sheets[(row.agreement, row.objective)] = TallySheet(row.agreement, row.objective, period, row.basis, tallied, sums)
     return sheets
+
+
+def _among(conn: Connection, keys: list[tuple[str, str]]) -> ColumnElement[bool]:
+    """(agreement, objective) is one of `keys`. On PostgreSQL the keys travel as two arrays
+    (a thousand keys are two parameters, not two thousand the driver must splice in)."""
+    t = tallies_table
+    if not is_postgresql(conn):
+        return tuple_(t.c.agreement, t.c.objective).in_(keys)
+    agreements, objectives = (bindparam(name, [key[i] for key in keys], ARRAY(Text)) for i, name in enumerate(("a", "o")))
+    wanted = select(func.unnest(agreements).label("a"), func.unnest(objectives).label("o")).subquery()
+    return tuple_(t.c.agreement, t.c.objective).in_(select(wanted.c.a, wanted.c.o))

@@ -14,8 +14,8 @@ the only lock scoring takes, and it covers only that shard's services.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -48,7 +48,7 @@ from worker.scoring.score import (
     sample_results,
     tally_days,
 )
-from worker.scoring.shards import DEFAULT_SHARDS, Shard, all_shards
+from worker.scoring.shards import DEFAULT_SHARDS, Shard, all_shards, pending_batches
 from worker.scoring.tallies import DayTallies
 from worker.storage import incidents as incident_store
 from worker.storage import results as result_store
@@ -98,7 +98,7 @@ def _score_period_shard(
     with engine.begin() as conn:
         hold_slot_locks(conn, SCORING_SLOT_LOCK, shard.slots)
         refuse_deleted_period(conn, catalogue, period)
-        found = _score(conn, catalogue, period, now.timestamp(), grace_s, None, shard)
+        found = _score(conn, catalogue, period, now.timestamp(), grace_s, None, shard.holds)
         result_store.upsert_results(conn, found, computed_at=now)
         lo, hi = period_span(catalogue, period)
         margin = max((s.staleness_s for s in catalogue.services.values()), default=0.0)
@@ -117,6 +117,12 @@ class PendingRun:
     scored: tuple[Shard, ...]
     busy: tuple[Shard, ...]
     forgotten: tuple[int, ...]
+
+
+PENDING_SERVICES_PER_BATCH = 400
+"""Pending services scored in one transaction (see `pending_batches`): the changes of a few
+minutes for a trust's few hundred services are one batch; a day's backlog of a regional
+service's 1,500 splits into four that several workers share."""
 
 
 def score_pending(
@@ -141,42 +147,49 @@ def score_pending_shards(
     shard: Shard | None = None,
     *,
     shards: int = DEFAULT_SHARDS,
+    batch_services: int = PENDING_SERVICES_PER_BATCH,
 ) -> PendingRun:
-    """Score what new input changed, shard by shard (one shard, or every shard of `shards`),
-    each in its own transaction: claim the shard's pending changes, re-tally only the days and
+    """Score what new input changed (of one shard, or of every shard of `shards`), a batch of
+    shards at a time (`pending_batches`), each batch in its own transaction: claim the pending
+    changes of the batch's shards that this run could lock, re-tally only the days and
     objectives they touch in every period they touch (but those whose samples retention has
     deleted), store the results and forget the changes — so a run that dies leaves its
-    shard's changes for the next one. On PostgreSQL a shard that another process is scoring is skipped, not waited
-    for: two workers running this share the shards between them, and the changes that arrive
-    meanwhile wait for the next run (beat sends one every 5 minutes, every collect one)."""
+    changes for the next one. On PostgreSQL a shard that another process is scoring is skipped,
+    not waited for: two workers running this share the shards between them, and the changes
+    that arrive meanwhile wait for the next run (beat sends one every 5 minutes, every collect
+    one)."""
     run = PendingRun([], (), (), ())
     with read_only(engine) as conn:
         waiting = pending_services(conn)
-    for part in (shard,) if shard is not None else all_shards(shards):
-        if not any(part.holds(service) for service in waiting):
-            continue  # nothing pending in this shard (a change arriving now waits for the next run)
+    parts = (shard,) if shard is not None else all_shards(shards)
+    for batch in pending_batches(parts, waiting, batch_services):
+        found: list[Result] = []
+        forgotten: tuple[int, ...] = ()
         with engine.begin() as conn:
-            if not try_slot_locks(conn, SCORING_SLOT_LOCK, part.slots):
-                conn.rollback()  # let go of the slots taken before the busy one
-                run = replace(run, busy=run.busy + (part,))
-                continue
-            found, forgotten = _score_pending_shard(conn, catalogue, now, grace_s, part)
-        run = replace(run, results=run.results + found, scored=run.scored + (part,), forgotten=run.forgotten + forgotten)
+            held = tuple(part for part in batch if try_slot_locks(conn, SCORING_SLOT_LOCK, part.slots))
+            if held:
+                found, forgotten = _score_pending_shards(conn, catalogue, now, grace_s, held)
+        busy = tuple(part for part in batch if part not in held)
+        run = PendingRun(run.results + found, run.scored + held, run.busy + busy, run.forgotten + forgotten)
     return run
 
 
-def _score_pending_shard(
-    conn: Connection, catalogue: Catalogue, now: datetime, grace_s: float, shard: Shard
+def _score_pending_shards(
+    conn: Connection, catalogue: Catalogue, now: datetime, grace_s: float, held: tuple[Shard, ...]
 ) -> tuple[list[Result], tuple[int, ...]]:
-    """One shard's pending changes scored on `conn`, which holds the shard's slot locks."""
-    pending = claim_changes(conn, shard.holds)
+    """The pending changes of the `held` shards scored on `conn`, which holds their slot locks."""
+
+    def holds(service: str) -> bool:
+        return any(part.holds(service) for part in held)
+
+    pending = claim_changes(conn, holds)
     found: list[Result] = []
     if pending:
         changes = Changes()
         for change in pending:
             changes.add(change.kind, change.service, change.first_s, change.last_s)
         for period in kept_periods(conn, catalogue, periods_touched(catalogue, changes)):
-            found += _score(conn, catalogue, period, now.timestamp(), grace_s, changes, shard)
+            found += _score(conn, catalogue, period, now.timestamp(), grace_s, changes, holds)
         result_store.upsert_results(conn, found, computed_at=now)
         forget_changes(conn, [c.id for c in pending])
     return found, tuple(c.id for c in pending)
@@ -189,14 +202,15 @@ def _score(
     now_s: float,
     grace_s: float,
     changes: Changes | None,
-    shard: Shard,
+    holds: Callable[[str], bool],
 ) -> list[Result]:
-    """One period's results of the shard's objectives: of every one on a full run (`changes`
-    None), else of those the changes touch."""
+    """One period's results of the objectives on the services `holds` says yes to (a shard's,
+    or a batch of shards'): of every one on a full run (`changes` None), else of those the
+    changes touch."""
     work = [
         (context, window)
         for context in objective_contexts(conn, catalogue)
-        if shard.holds(context.objective.service)
+        if holds(context.objective.service)
         and needs_scoring(context.objective.service, context.objective.type.is_incident, changes)
         and (window := scored_window(context.agreement, period)) is not None
     ]
@@ -269,17 +283,22 @@ def _score_samples(
             sheet = stored[objective.key] if not day_plan.fresh else tally_store.TallySheet.blank(
                 *objective.key, period, c.basis, len(objective.bounds) - 1
             )
+            before = None if day_plan.fresh else (sheet.sums.copy(), sheet.tallied.copy())
             for first, last in day_plan.runs:
                 sheet.sums[:, first : last + 1] = [getattr(tallied[(c.basis, first, last)], f) for f in tally_store.FIELDS]
                 # A day not over yet is tallied up to `now` only: redo it on the next run.
                 sheet.tallied[first : last + 1] = objective.bounds[first + 1 : last + 2] <= now_s
-            if day_plan.runs:
-                written.append(sheet)
+            if day_plan.runs and (before is None or not _same_sheet(sheet, *before)):
+                written.append(sheet)  # a re-tally that found the same figures writes nothing
             tally = Tally(*(float(x) for x in sheet.sums.sum(axis=1)))
             progress = Progress(counted(c, objective.window).measure, counted(c, objective.whole_window).measure)
             results += sample_results(c, period, tally, is_final(c.agreement, period, now_s, grace_s), progress)
     tally_store.upsert_sheets(conn, written, computed_at=from_epoch_s(now_s))
     return results
+
+
+def _same_sheet(sheet: tally_store.TallySheet, sums: np.ndarray, tallied: np.ndarray) -> bool:
+    return bool(np.array_equal(sheet.sums, sums) and np.array_equal(sheet.tallied, tallied))
 
 
 def _stored(sheet: tally_store.TallySheet | None) -> Stored | None:
