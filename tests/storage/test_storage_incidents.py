@@ -150,6 +150,16 @@ def test_incidents_are_filtered_by_service_and_time(engine: Engine) -> None:
         assert len(load_incidents(conn)) == len(items)
 
 
+def test_the_incidents_for_a_customer_are_its_own_and_those_for_everyone(engine: Engine) -> None:
+    everyone, own, other = incident("INC1"), incident("INC2", customer="a81001"), incident("INC3", customer="a81002")
+    with engine.begin() as conn:
+        store_incidents(conn, [everyone, own, other], updated_at=STAMP)
+    with engine.connect() as conn:
+        assert [i.id for i in load_incidents(conn, for_customer="a81001")] == ["INC1", "INC2"]
+        assert [i.id for i in load_incidents(conn, services=["epr"], for_customer="a81002")] == ["INC1", "INC3"]
+        assert [i.id for i in load_incidents(conn)] == ["INC1", "INC2", "INC3"]
+
+
 def test_a_naive_datetime_is_refused(engine: Engine) -> None:
     with pytest.raises(Exception, match="naive"), engine.begin() as conn:
         store_incidents(conn, [incident(opened_at=datetime(2026, 10, 5, 9, 10))])

@@ -43,8 +43,8 @@ def customer_inputs(conn: Connection, catalogue: Catalogue, customer: str, perio
                 services=[*(s for s in incident_services if s not in instances.values()), *instances],
                 opened_before=from_epoch_s(end_s),
                 open_or_stopped_after=from_epoch_s(start_s),
+                for_customer=customer,
             )
-            if i.customer is None or i.customer == customer
         ]
         if incident_services
         else []

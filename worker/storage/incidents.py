@@ -47,6 +47,7 @@ def load_incidents(
     services: Collection[str] | None = None,
     opened_before: datetime | None = None,
     open_or_stopped_after: datetime | None = None,
+    for_customer: str | None = None,
 ) -> list[Incident]:
     """Stored incidents, sorted by opened_at then id.
 
@@ -55,6 +56,8 @@ def load_incidents(
     - `open_or_stopped_after`: only incidents one of whose clocks may still matter at or after
       this instant — resolved_at or responded_at missing or ≥ it. An incident with both clocks
       stopped earlier was decided earlier, so callers use this to fetch a period's candidates.
+    - `for_customer`: only incidents for this customer or for every customer (a report needs no
+      other: on a regional service's shared systems those are most of the month's incidents).
     """
     query = select(incidents_table)
     if services is not None:
@@ -74,6 +77,8 @@ def load_incidents(
                 incidents_table.c.responded_at >= after,
             )
         )
+    if for_customer is not None:
+        query = query.where(or_(incidents_table.c.customer.is_(None), incidents_table.c.customer == for_customer))
     query = query.order_by(incidents_table.c.opened_at, incidents_table.c.id)
     return [_incident(row) for row in conn.execute(query)]
 
