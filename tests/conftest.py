@@ -5,18 +5,24 @@
 dropped afterwards; skipped when that variable is unset). `engine` is that database migrated
 to head.
 
+Migrating takes longer than copying: the migrations run once per test session on each engine
+(a SQLite file; a PostgreSQL template database, dropped at the end), and a test that uses
+`engine` gets a copy of that migrated database, so its `database_url` is migrated too. A test
+that asks for `database_url` alone gets an empty database, as a migration test needs.
+
     SLA_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres pytest
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import URL, Engine, text
 from sqlalchemy.pool import NullPool
 
 from worker.storage.engine import make_engine, normalise_url
@@ -33,7 +39,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     server = _postgres_server_url()
     if server:
         shown = normalise_url(server).render_as_string(hide_password=True)
-        return [f"storage engines: sqlite, postgresql ({shown}, one fresh database per test)"]
+        return [f"storage engines: sqlite, postgresql ({shown}, one fresh database per test, copied from a migrated template)"]
     return [f"storage engines: sqlite only ({POSTGRES_ENV} not set: postgresql tests skipped)"]
 
 
@@ -53,18 +59,54 @@ ENGINE_PARAMS = [
 ]
 
 
-@pytest.fixture(params=ENGINE_PARAMS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database on one engine, as a URL (not migrated: see `engine`)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'sla.sqlite'}"
-        return
+def _postgres_admin() -> tuple[URL, Engine]:
     server = normalise_url(_postgres_server_url() or "")
-    name = f"sla_test_{uuid.uuid4().hex[:16]}"
-    admin = make_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    return server, make_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once per session: tests get copies of it."""
+    path = tmp_path_factory.mktemp("migrated") / "sla.sqlite"
+    upgrade(f"sqlite:///{path}")  # disposes its engine: no WAL file is left beside the copy's source
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres_template() -> Iterator[str]:
+    """The name of a PostgreSQL database migrated to head once per session (unique, so that
+    sessions running at once do not share it), used as the template of each test's database;
+    dropped at the end. Nothing stays connected to it: a template being accessed cannot be copied."""
+    server, admin = _postgres_admin()
+    name = f"sla_template_{uuid.uuid4().hex[:16]}"
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
+        upgrade(server.set(database=name).render_as_string(hide_password=False))
+        yield name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=ENGINE_PARAMS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database on one engine, as a URL: empty, or migrated to head when the test uses
+    `engine` (a copy of the session's migrated database)."""
+    migrated = "engine" in request.fixturenames
+    if request.param == "sqlite":
+        path = tmp_path / "sla.sqlite"
+        if migrated:
+            shutil.copyfile(request.getfixturevalue("migrated_sqlite_file"), path)
+        yield f"sqlite:///{path}"
+        return
+    template = f' TEMPLATE "{request.getfixturevalue("migrated_postgres_template")}"' if migrated else ""
+    server, admin = _postgres_admin()
+    name = f"sla_test_{uuid.uuid4().hex[:16]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"{template}'))
         yield server.set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
@@ -74,8 +116,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
-    """The database at `database_url`, migrated to head, as an engine (disposed afterwards)."""
-    upgrade(database_url)
+    """The database at `database_url`, migrated to head (see `database_url`), as an engine
+    (disposed afterwards)."""
     eng = make_engine(database_url)
     try:
         yield eng

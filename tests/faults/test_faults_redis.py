@@ -8,7 +8,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -60,8 +59,7 @@ def test_a_redis_restart_with_tasks_queued_delays_the_work_but_loses_none(tmp_pa
     log = tmp_path / "worker.log"
     worker = None
     try:
-        drop_golden_files(drop)
-        time.sleep(2.5)  # dropped files settle for two seconds before they are taken
+        drop_golden_files(drop, age_s=2.5)  # settled: dropped files are taken after two seconds
         for _ in range(3):
             send(env, "sla.collect")  # queued: no worker is running yet
         redis.terminate()

@@ -49,15 +49,25 @@ def start(role: str, env: dict[str, str], log: Path, *extra: str) -> subprocess.
 
 
 def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, wait_s: float = 30) -> None:
-    """Signal the whole process group; SIGKILL what is left after `wait_s`."""
+    """SIGKILL the whole process group at once; any other signal goes to the main process alone,
+    as Celery asks (it stops its own pool: the same SIGTERM sent to the pool's children too now
+    and then left a prefork worker hung in its warm shutdown until `wait_s` ran out). What is
+    left of the group once the main process has exited, or after `wait_s`, is SIGKILLed."""
     try:
-        os.killpg(process.pid, sig)
+        if sig == signal.SIGKILL:
+            os.killpg(process.pid, sig)
+        else:
+            process.send_signal(sig)
         process.wait(wait_s)
-    except ProcessLookupError:
+    except ProcessLookupError:  # stopped before
         return
     except subprocess.TimeoutExpired:
+        pass
+    try:
         os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
+    except ProcessLookupError:
+        pass
+    process.wait(10)
 
 
 def wait_for(condition: Callable[[], object], timeout_s: float, what: str, poll_s: float = 0.2) -> object:

@@ -57,11 +57,16 @@ def matches_golden(got: list[dict]) -> bool:
     )
 
 
-def drop_golden_files(drop: Path) -> None:
+def drop_golden_files(drop: Path, age_s: float = 0.0) -> None:
+    """The golden files written under temporary names and renamed into `drop`, dated `age_s`
+    ago (files younger than two seconds are left for the next run)."""
+    moment = time.time() - age_s
     for kind in ("incidents", "maintenance", "samples"):
         part = drop / f"{kind}.csv.part"
         shutil.copy(CASE / f"{kind}.csv", part)
         part.rename(drop / f"{kind}.csv")
+        if age_s:
+            os.utime(drop / f"{kind}.csv", (moment, moment))
 
 
 def stored_counts(database_url: str) -> tuple[int, int]:
@@ -79,9 +84,10 @@ def test_dropped_files_are_ingested_scored_and_visible_through_the_cli(setup, da
     drop, env, log = setup
     worker = start("worker", env, log, "--concurrency", "2")
     try:
+        dropped_at = time.monotonic()
         drop_golden_files(drop)
         wait_for(lambda: "ready" in log.read_text(), 60, "the worker to start")
-        time.sleep(2.5)  # files younger than two seconds are left for the next run
+        time.sleep(max(0.0, dropped_at + 2.5 - time.monotonic()))  # files younger than two seconds are left for the next run
         send(env, "sla.collect")
         wait_for(lambda: sorted(p.name for p in (drop / "done").glob("*.csv")) == ["incidents.csv", "maintenance.csv", "samples.csv"], 120, "the files to be moved to done/")
         wait_for(lambda: matches_golden(results_json(env)), 120, "results equal to the golden case")

@@ -12,6 +12,7 @@ import email.policy
 import json
 import os
 import signal
+import subprocess
 import threading
 from collections import defaultdict
 from datetime import datetime, timezone
@@ -135,24 +136,32 @@ def setup(tmp_path: Path, database_url: str):
             redis.Redis.from_url(broker).flushdb()
 
 
-def worker(env: dict[str, str], log: Path):
-    process = start("worker", env, log, "--concurrency", "1", "--hostname", f"{log.stem}@%h")
-    wait_for(lambda: log.exists() and "ready" in log.read_text(), 60, f"{log.stem} to start")
-    return process
+def workers(env: dict[str, str], *logs: Path) -> list[subprocess.Popen]:
+    """A worker per log, started at once (each start is seconds of imports) and all ready; if
+    one does not come up, those started are stopped (no worker outlives its test)."""
+    started = [start("worker", env, log, "--concurrency", "1", "--hostname", f"{log.stem}@%h") for log in logs]
+    try:
+        for log in logs:
+            wait_for(lambda log=log: log.exists() and "ready" in log.read_text(), 120, f"{log.stem} to start")
+    except BaseException:
+        for process in started:
+            stop(process)
+        raise
+    return started
 
 
 def test_each_customer_report_is_its_own_task_sent_once_the_board_report_after_them(setup, tmp_path):
     engine, period, smtp, env = setup
     smtp.hold_for = None  # nothing held here
     logs = [tmp_path / "worker-a.log", tmp_path / "worker-b.log"]
-    workers = [worker(env, log) for log in logs]
+    running = workers(env, *logs)
     try:
         send(env, "sla.send_monthly_reports")
         wait_for(lambda: all_done(engine, period), 180, "every customer report sent and the board report filed")
         send(env, "sla.send_monthly_reports")  # the beat's safety net, or a second run: nothing left to send
         wait_for(lambda: "0 report(s) dispatched" in "".join(log.read_text() for log in logs), 60, "the second dispatch")
     finally:
-        for process in workers:
+        for process in running:
             stop(process)
     text = "".join(log.read_text() for log in logs)
     assert text.count("monthly reports: 4 report(s) dispatched") == 1, "one message per customer report"
@@ -172,13 +181,13 @@ def test_each_customer_report_is_its_own_task_sent_once_the_board_report_after_t
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_a_worker_killed_in_the_middle_of_a_report_loses_and_duplicates_nothing(setup, tmp_path):
     engine, period, smtp, env = setup
-    first = worker(env, tmp_path / "worker-a.log")
+    (first,) = workers(env, tmp_path / "worker-a.log")
     second = None
     try:
         send(env, "sla.send_monthly_reports")
         wait_for(smtp.held.is_set, 120, "the SMTP server to hold a report's DATA reply")
         assert stored(engine, period)[("customer", "acute")].status == "sending"
-        second = worker(env, tmp_path / "worker-b.log")
+        (second,) = workers(env, tmp_path / "worker-b.log")
         stop(first, signal.SIGKILL)  # the whole worker, mid-send: its messages stay unacknowledged
         send(env, "sla.send_monthly_reports")  # the beat's monthly run re-dispatches what is unsent
         wait_for(lambda: all_done(engine, period), 180, "every report sent by the worker that took over")
