@@ -4,6 +4,7 @@ mode), each in its own process group so a test can SIGKILL the whole worker."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -68,6 +69,25 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, wait_s: float = 3
     except ProcessLookupError:
         pass
     process.wait(10)
+
+
+READY = re.compile(r"@\S+ ready\.")
+
+
+def is_ready(log: Path) -> bool:
+    """The worker writing `log` said "<name>@<host> ready." (an error saying "table … already
+    exists" says nothing of the kind)."""
+    return log.exists() and READY.search(log.read_text()) is not None
+
+
+def prepare_broker(broker_url: str) -> None:
+    """Make the embedded (SQLAlchemy) broker's tables before several workers start at once: each
+    creates them on first use, and two doing so at the same moment crash one of them ("UNIQUE
+    constraint failed: kombu_queue.name"). `sla-worker run` connects once before it starts
+    anything, so it never races itself."""
+    if broker_url.startswith("sqla+"):
+        with Celery("prepare", broker=broker_url).connection_for_write() as connection:
+            assert connection.default_channel.session is not None  # opening the session creates the tables
 
 
 def wait_for(condition: Callable[[], object], timeout_s: float, what: str, poll_s: float = 0.2) -> object:

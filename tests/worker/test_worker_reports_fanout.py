@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from celery_processes import ROOT, environment, send, start, stop, wait_for
+from celery_processes import ROOT, environment, is_ready, prepare_broker, send, start, stop, wait_for
 from smtp_server import free_port
 from sqlalchemy import Engine
 
@@ -139,10 +139,11 @@ def setup(tmp_path: Path, database_url: str):
 def workers(env: dict[str, str], *logs: Path) -> list[subprocess.Popen]:
     """A worker per log, started at once (each start is seconds of imports) and all ready; if
     one does not come up, those started are stopped (no worker outlives its test)."""
+    prepare_broker(env["SLA_BROKER_URL"])
     started = [start("worker", env, log, "--concurrency", "1", "--hostname", f"{log.stem}@%h") for log in logs]
     try:
         for log in logs:
-            wait_for(lambda log=log: log.exists() and "ready" in log.read_text(), 120, f"{log.stem} to start")
+            wait_for(lambda log=log: is_ready(log), 120, f"{log.stem} to start")
     except BaseException:
         for process in started:
             stop(process)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from celery import Celery
-from celery_processes import environment, start, stop, wait_for
+from celery_processes import environment, is_ready, prepare_broker, start, stop, wait_for
 from sqlalchemy import text
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -65,10 +65,11 @@ def sender(broker: str) -> Celery:
 def workers(env: dict[str, str], tmp_path: Path, count: int) -> list:
     """`count` started workers; if one does not come up, those started are stopped (no
     worker outlives its test). Starting two at once on a busy 2-core machine can take a while."""
+    prepare_broker(env["SLA_BROKER_URL"])
     started = [start("worker", env, tmp_path / f"worker{n}.log", "--concurrency", "1", "-n", f"shard{n}@%h") for n in range(count)]
     try:
         for n in range(count):
-            wait_for(lambda n=n: "ready" in (tmp_path / f"worker{n}.log").read_text(), 180, f"worker {n} to start")
+            wait_for(lambda n=n: is_ready(tmp_path / f"worker{n}.log"), 180, f"worker {n} to start")
     except BaseException:
         for worker in started:
             stop(worker)

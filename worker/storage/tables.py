@@ -454,17 +454,21 @@ def _pg_insert_from_staging(conn: Connection, table: Table, columns: Sequence[st
     (`ON COMMIT DELETE ROWS`); it is emptied before use too, so two upserts into one table in
     one transaction do not see each other's rows. Values go through the columns' SQLAlchemy
     types first (an aware `UtcDateTime` is checked as for any other statement)."""
+    from psycopg import sql
+
     staging = f"staging_{table.name}_{zlib.crc32(','.join(columns).encode()):08x}"
-    names = ", ".join(f'"{c}"' for c in columns)
+    names = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
     processors = [table.c[c].type.bind_processor(conn.dialect) for c in columns]
     driver = conn.connection.driver_connection
     assert driver is not None
     with driver.cursor() as cursor:
         cursor.execute(
-            f'CREATE TEMP TABLE IF NOT EXISTS "{staging}" ON COMMIT DELETE ROWS AS SELECT {names} FROM "{table.name}" WITH NO DATA'
+            sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} ON COMMIT DELETE ROWS AS SELECT {} FROM {} WITH NO DATA").format(
+                sql.Identifier(staging), names, sql.Identifier(table.name)
+            )
         )
-        cursor.execute(f'DELETE FROM "{staging}"')
-        with cursor.copy(f'COPY "{staging}" ({names}) FROM STDIN') as copy:
+        cursor.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(staging)))
+        with cursor.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(staging), names)) as copy:
             for row in rows:
                 copy.write_row([value if p is None else p(value) for p, value in zip(processors, (row[c] for c in columns))])
     from sqlalchemy.dialects.postgresql import insert as pg_insert
