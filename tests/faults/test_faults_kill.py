@@ -224,7 +224,10 @@ def test_a_worker_killed_at_random_points_loses_duplicates_and_sends_nothing_twi
         "SLA_REPORTS_DIR": str(tmp_path / "reports"), "KILL_TEST_HOOK_URL": hook.url, "SLA_LATE_DATA_GRACE": "0s",
         "SLA_NOTIFICATION_CLAIM_TIMEOUT": "3s", "SLA_REPORT_CLAIM_TIMEOUT": "3s",
     }
-    worker, beat = Worker(env, tmp_path / "worker.log"), FastBeat(broker_url, BEAT_TASKS)
+    # Messages live 30 s: a backlog built while the worker was dead and restarting (seconds of
+    # imports) drains no faster than this beat sends, so with a shorter life every later
+    # `sla.send_monthly_reports` could arrive expired and the report never be retried.
+    worker, beat = Worker(env, tmp_path / "worker.log"), FastBeat(broker_url, BEAT_TASKS, expires_s=30)
     engine = make_engine(database_url)
     done = lambda: everything_done(engine, last_month, expected)  # noqa: E731
     try:

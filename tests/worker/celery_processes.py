@@ -111,17 +111,18 @@ class FastBeat(threading.Thread):
     minute), from the test process through the real broker; keeps sending while the worker is
     dead."""
 
-    def __init__(self, broker_url: str, tasks: tuple[str, ...], every_s: float = 2.0):
+    def __init__(self, broker_url: str, tasks: tuple[str, ...], every_s: float = 2.0, expires_s: float | None = None):
         super().__init__(daemon=True)
         self.tasks = tasks
         self.app = Celery("kill-test-beat", broker=broker_url)
         self.app.conf.update(task_serializer="json", accept_content=["json"])
         self.every_s, self.stopping = every_s, threading.Event()
+        self.expires_s = 4 * every_s if expires_s is None else expires_s
 
     def run(self) -> None:
         while not self.stopping.is_set():
             for task in self.tasks:
-                self.app.send_task(task, expires=4 * self.every_s)
+                self.app.send_task(task, expires=self.expires_s)
             self.stopping.wait(self.every_s)
 
     def stop(self) -> None:
