@@ -471,7 +471,5 @@ def _pg_insert_from_staging(conn: Connection, table: Table, columns: Sequence[st
         with cursor.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(staging), names)) as copy:
             for row in rows:
                 copy.write_row([value if p is None else p(value) for p, value in zip(processors, (row[c] for c in columns))])
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
-
     source = sql_table(staging, *(sql_column(c) for c in columns))
-    return pg_insert(table).from_select(list(columns), select(*(source.c[c] for c in columns)))
+    return dialect_insert(conn)(table).from_select(list(columns), select(*(source.c[c] for c in columns)))

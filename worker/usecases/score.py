@@ -163,12 +163,9 @@ def score_pending_shards(
         waiting = pending_services(conn)
     parts = (shard,) if shard is not None else all_shards(shards)
     for batch in pending_batches(parts, waiting, batch_services):
-        found: list[Result] = []
-        forgotten: tuple[int, ...] = ()
         with engine.begin() as conn:
             held = tuple(part for part in batch if try_slot_locks(conn, SCORING_SLOT_LOCK, part.slots))
-            if held:
-                found, forgotten = _score_pending_shards(conn, catalogue, now, grace_s, held)
+            found, forgotten = _score_pending_shards(conn, catalogue, now, grace_s, held) if held else ([], ())
         busy = tuple(part for part in batch if part not in held)
         run = PendingRun(run.results + found, run.scored + held, run.busy + busy, run.forgotten + forgotten)
     return run
