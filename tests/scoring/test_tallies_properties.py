@@ -5,6 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from worker.scoring.intervals import Intervals
+from worker.scoring.score import ServiceShares
 from worker.scoring.tallies import tally_availability, tally_events, tally_latency
 
 SPAN = 100
@@ -76,3 +77,23 @@ def test_events_sum_good_and_total_in_counted_time(raw, counted, inner):
     inside = [i for i, t in enumerate(sorted(raw)) if 0 <= t < SPAN and any(a <= t < b for a, b in counted)]
     assert tallies.total.sum() == total[inside].sum()
     assert tallies.good.sum() == good[inside].sum()
+
+
+@given(samples, st.lists(counted_pairs, min_size=1, max_size=4), cuts, st.integers(1, 30), st.integers(0, 2))
+def test_objectives_sharing_a_services_pieces_tally_as_each_would_alone(raw, counteds, inner, staleness, skip):
+    """One service's objectives under different calendars, and over fewer days, share one
+    ServiceShares in a run: each gets the same tallies as computing its own pieces."""
+    at = np.array(sorted(raw), dtype=float)
+    value = np.array([raw[t] for t in sorted(raw)])
+    all_days = day_bounds(inner)
+    shares = ServiceShares()
+    for number, counted in enumerate(counteds):
+        bounds = all_days[min(skip, len(all_days) - 2) :] if number % 2 else all_days
+        c = counted_set(counted)
+        shared = tally_availability(c, bounds, at, value, float(staleness), shares.up_pieces(bounds, at, value, float(staleness)))
+        alone = tally_availability(c, bounds, at, value, float(staleness))
+        assert shared.up_s.tolist() == alone.up_s.tolist() and shared.down_s.tolist() == alone.down_s.tolist()
+        threshold = float(number * 500)
+        shared = tally_latency(c, bounds, at, value * 1000, threshold, shares.good_before(value * 1000, threshold))
+        alone = tally_latency(c, bounds, at, value * 1000, threshold)
+        assert shared.good.tolist() == alone.good.tolist() and shared.total.tolist() == alone.total.tolist()

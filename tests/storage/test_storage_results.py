@@ -93,3 +93,31 @@ def test_results_are_sorted_by_agreement_customer_objective_and_filtered(engine:
         ]
         (stored_no_data,) = [r for r in load_results(conn, "2026-10") if r.value is None]
     assert stored_no_data.as_json() == no_data.as_json()
+
+
+def test_an_incremental_write_leaves_a_result_with_the_same_figures_as_it_was(engine: Engine) -> None:
+    other = replace(AVAILABILITY, objective="epr-latency")
+    with engine.begin() as conn:
+        upsert_results(conn, [AVAILABILITY, other], COMPUTED)
+    later = COMPUTED.replace(hour=7)
+    moved = replace(other, good=other.good + 60.0)
+    new = replace(AVAILABILITY, customer="community")
+    with engine.begin() as conn:
+        upsert_results(conn, [AVAILABILITY, moved, new], later, changed_only=True)
+    with engine.connect() as conn:
+        assert load_results(conn, "2026-10") == [AVAILABILITY, moved, new]
+        assert result_computed_at(conn, "2026-10") == {
+            ("core-2026", "acute", "epr-availability"): COMPUTED,  # same figures: left as it was
+            ("core-2026", "acute", "epr-latency"): later,
+            ("core-2026", "community", "epr-availability"): later,
+        }
+
+
+def test_an_incremental_write_rewrites_a_result_whose_target_alone_changed(engine: Engine) -> None:
+    with engine.begin() as conn:
+        upsert_results(conn, [AVAILABILITY], COMPUTED)
+    retargeted = replace(AVAILABILITY, target=99.9, warning=None)
+    with engine.begin() as conn:
+        upsert_results(conn, [retargeted], COMPUTED.replace(hour=7), changed_only=True)
+    with engine.connect() as conn:
+        assert load_results(conn, "2026-10") == [retargeted]

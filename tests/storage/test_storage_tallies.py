@@ -49,3 +49,25 @@ def test_sheets_are_loaded_for_one_period_and_the_keys_asked_for(engine: Engine)
         assert list(load_sheets(conn, "2026-10", [("core-2026", "b")])) == [("core-2026", "b")]
         assert load_sheets(conn, "2026-10", []) == {}
         assert list(load_sheets(conn, "2026-11")) == [("core-2026", "a")]
+
+
+def test_sheets_of_different_lengths_load_together_each_with_its_own_days(engine: Engine) -> None:
+    short = TallySheet.blank("core-2026", "short", "2026-10", "b1", 3)
+    short.tallied[:] = [True, False, True]
+    short.sums[:, 2] = [1.0, 2.0, 3.0, 4.0, 5.0]
+    with engine.begin() as conn:
+        upsert_sheets(conn, [sheet("a"), short, sheet("b")], COMPUTED)
+    with engine.connect() as conn:
+        loaded = load_sheets(conn, "2026-10")
+    assert loaded[("core-2026", "short")].tallied.tolist() == [True, False, True]
+    assert np.array_equal(loaded[("core-2026", "short")].sums, short.sums)
+    assert all(np.array_equal(loaded[("core-2026", k)].sums, sheet(k).sums) for k in ("a", "b"))
+
+
+def test_keys_with_quotes_backslashes_commas_and_braces_find_their_sheets(engine: Engine) -> None:
+    awkward = ['say "hi"', "back\\slash", "a,b", "{braced}", "NULL", "", "é ü ✓"]
+    with engine.begin() as conn:
+        upsert_sheets(conn, [sheet(objective) for objective in [*awkward, "other"]], COMPUTED)
+    with engine.connect() as conn:
+        loaded = load_sheets(conn, "2026-10", [("core-2026", objective) for objective in awkward])
+    assert sorted(loaded) == sorted(("core-2026", objective) for objective in awkward)

@@ -65,26 +65,32 @@ class ObjectiveType(StrEnum):
 
     @property
     def unit(self) -> str:
-        return {
-            ObjectiveType.AVAILABILITY: "seconds",
-            ObjectiveType.LATENCY: "samples",
-            ObjectiveType.EVENTS: "events",
-            ObjectiveType.INCIDENT_RESPONSE: "incidents",
-            ObjectiveType.INCIDENT_RESOLUTION: "incidents",
-        }[self]
+        return _UNITS[self]
 
     @property
     def is_incident(self) -> bool:
-        return self in (ObjectiveType.INCIDENT_RESPONSE, ObjectiveType.INCIDENT_RESOLUTION)
+        return self in _INCIDENT_TYPES
 
     @property
     def signals(self) -> tuple[Signal, ...]:
         """The sample signals this type reads (incident types read incidents instead)."""
-        return {
-            ObjectiveType.AVAILABILITY: (Signal.UP,),
-            ObjectiveType.LATENCY: (Signal.LATENCY_MS,),
-            ObjectiveType.EVENTS: (Signal.GOOD, Signal.TOTAL),
-        }.get(self, ())
+        return _SIGNALS.get(self, ())
+
+
+# Looked up per result and per objective in every scoring run: made once, not per call.
+_UNITS = {
+    ObjectiveType.AVAILABILITY: "seconds",
+    ObjectiveType.LATENCY: "samples",
+    ObjectiveType.EVENTS: "events",
+    ObjectiveType.INCIDENT_RESPONSE: "incidents",
+    ObjectiveType.INCIDENT_RESOLUTION: "incidents",
+}
+_INCIDENT_TYPES = frozenset((ObjectiveType.INCIDENT_RESPONSE, ObjectiveType.INCIDENT_RESOLUTION))
+_SIGNALS = {
+    ObjectiveType.AVAILABILITY: (Signal.UP,),
+    ObjectiveType.LATENCY: (Signal.LATENCY_MS,),
+    ObjectiveType.EVENTS: (Signal.GOOD, Signal.TOTAL),
+}
 
 
 class MissingData(StrEnum):

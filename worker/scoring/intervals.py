@@ -121,7 +121,7 @@ def cumulative_measure(a: Intervals, t: np.ndarray) -> np.ndarray:
     before = np.concatenate(([0.0], np.cumsum(lengths)))
     index = np.searchsorted(a.starts, t, side="right") - 1
     safe = np.maximum(index, 0)
-    inside = np.clip(t - a.starts[safe], 0.0, lengths[safe])
+    inside = np.minimum(np.maximum(t - a.starts[safe], 0.0), lengths[safe])  # np.clip is slower on small arrays
     return np.where(index >= 0, before[safe] + inside, 0.0)
 
 

@@ -9,6 +9,7 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,15 @@ from worker.scoring.counted import excluded_maintenance
 from worker.scoring.intervals import Intervals, clip
 from worker.scoring.periods import period_bounds
 from worker.scoring.results import Progress, Tally, availability_score, count_score, make_result
-from worker.scoring.tallies import DayTallies, tally_availability, tally_events, tally_latency
+from worker.scoring.tallies import (
+    DayTallies,
+    UpPieces,
+    good_before,
+    tally_availability,
+    tally_events,
+    tally_latency,
+    up_pieces,
+)
 
 Series = tuple[np.ndarray, np.ndarray]
 SeriesLookup = Callable[[str, Signal], Series]
@@ -49,7 +58,7 @@ class ObjectiveContext:
     excluded: tuple[MaintenanceWindow, ...]
     customer: str | None = None  # a per-customer instance: the one customer it is scored for
 
-    @property
+    @cached_property
     def key(self) -> tuple[str, str]:
         """Its tally sheet's (agreement, objective): a per-customer instance has its own sheet,
         while its results keep the objective's id (they are keyed by customer too)."""
@@ -122,17 +131,51 @@ def is_final(agreement: Agreement, period: str, now_s: float, grace_s: float) ->
     return now_s >= period_bounds(period, agreement.timezone)[1] + grace_s
 
 
-def tally_days(context: ObjectiveContext, counted: Intervals, bounds: np.ndarray, series: SeriesLookup) -> DayTallies:
+class ServiceShares:
+    """What a service's objectives on the same series and days have in common whatever their
+    counted time: the `up` series cut into pieces, the running good counts of `latency_ms`
+    under a threshold. One per service and run; the series lookup must give the same series
+    for the same days each time."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[object, ...], Any] = {}
+
+    def up_pieces(self, bounds: np.ndarray, at_s: np.ndarray, value: np.ndarray, staleness_s: float) -> UpPieces:
+        key = ("up", float(bounds[0]), float(bounds[-1]), len(bounds), staleness_s)
+        if key not in self._known:
+            self._known[key] = up_pieces(bounds, at_s, value, staleness_s)
+        found: UpPieces = self._known[key]
+        return found
+
+    def good_before(self, value: np.ndarray, threshold_ms: float) -> np.ndarray:
+        key = ("latency_ms", len(value), threshold_ms)
+        if key not in self._known:
+            self._known[key] = good_before(value, threshold_ms)
+        found: np.ndarray = self._known[key]
+        return found
+
+
+def tally_days(
+    context: ObjectiveContext,
+    counted: Intervals,
+    bounds: np.ndarray,
+    series: SeriesLookup,
+    shares: ServiceShares | None = None,
+) -> DayTallies:
     """Per-day tallies of a sample objective over the days given by `bounds`, with `counted`
-    its counted time over the scored window (see `counted_time`)."""
+    its counted time over the scored window (see `counted_time`); `shares` lets objectives on
+    the same service reuse what their series have in common."""
     counted = clip(counted, bounds[0], bounds[-1])
     objective, service = context.objective, context.service.id
+    shares = shares if shares is not None else ServiceShares()
     if objective.type is ObjectiveType.AVAILABILITY:
         at_s, value = series(service, Signal.UP)
-        return tally_availability(counted, bounds, at_s, value, context.service.staleness_s)
+        staleness_s = context.service.staleness_s
+        return tally_availability(counted, bounds, at_s, value, staleness_s, shares.up_pieces(bounds, at_s, value, staleness_s))
     if objective.type is ObjectiveType.LATENCY:
         at_s, value = series(service, Signal.LATENCY_MS)
-        return tally_latency(counted, bounds, at_s, value, float(objective.threshold_ms or 0.0))
+        threshold_ms = float(objective.threshold_ms or 0.0)
+        return tally_latency(counted, bounds, at_s, value, threshold_ms, shares.good_before(value, threshold_ms))
     if objective.type is ObjectiveType.EVENTS:
         good_at, good = series(service, Signal.GOOD)
         total_at, total = series(service, Signal.TOTAL)

@@ -52,25 +52,48 @@ def hold_intervals(at_s: np.ndarray, staleness_s: float) -> np.ndarray:
     return held
 
 
-def tally_availability(
-    counted: Intervals, bounds: np.ndarray, at_s: np.ndarray, value: np.ndarray, staleness_s: float
-) -> DayTallies:
-    """Seconds up and down inside C per day. Pass every sample from first boundary − staleness
-    on, so that a sample taken just before midnight carries into the day.
+@dataclass(frozen=True, eq=False)
+class UpPieces:
+    """An `up` series as runs of one state cut at day boundaries: what every objective's
+    counted time is measured against, so objectives on one service under different calendars
+    share it. Piece i lies inside day `day[i]`."""
 
-    Consecutive samples of one state whose hold intervals touch are one run (a month of
+    day: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    up: np.ndarray
+
+
+def up_pieces(bounds: np.ndarray, at_s: np.ndarray, value: np.ndarray, staleness_s: float) -> UpPieces:
+    """Consecutive samples of one state whose hold intervals touch are one run (a month of
     minute `up` samples is a few hundred runs): only runs are split at day boundaries and
     measured against C, which gives the same seconds as measuring every sample's hold."""
-    n = len(bounds) - 1
-    counted_s = counted_per_day(counted, bounds)
     if len(at_s) == 0:
-        return DayTallies(np.zeros(n), np.zeros(n), counted_s, np.zeros(n), np.zeros(n))
+        return UpPieces(*(np.empty(0, dtype=t) for t in (np.int64, np.float64, np.float64, bool)))
     starts, ends, is_up = _runs(at_s, hold_intervals(at_s, staleness_s), value == 1)
     owner, day, piece_start, piece_end = _split_at_days(bounds, starts, ends)
-    measure = np.maximum(cumulative_measure(counted, piece_end) - cumulative_measure(counted, piece_start), 0.0)
-    up = is_up[owner]
-    up_s = np.bincount(day, weights=np.where(up, measure, 0.0), minlength=n)[:n]
-    down_s = np.bincount(day, weights=np.where(up, 0.0, measure), minlength=n)[:n]
+    return UpPieces(day, piece_start, piece_end, is_up[owner])
+
+
+def tally_availability(
+    counted: Intervals,
+    bounds: np.ndarray,
+    at_s: np.ndarray,
+    value: np.ndarray,
+    staleness_s: float,
+    pieces: UpPieces | None = None,
+) -> DayTallies:
+    """Seconds up and down inside C per day. Pass every sample from first boundary − staleness
+    on, so that a sample taken just before midnight carries into the day; `pieces`, when
+    given, are `up_pieces` of the same series and days."""
+    n = len(bounds) - 1
+    counted_s = counted_per_day(counted, bounds)
+    pieces = pieces if pieces is not None else up_pieces(bounds, at_s, value, staleness_s)
+    if len(pieces.day) == 0:
+        return DayTallies(np.zeros(n), np.zeros(n), counted_s, np.zeros(n), np.zeros(n))
+    measure = np.maximum(cumulative_measure(counted, pieces.end) - cumulative_measure(counted, pieces.start), 0.0)
+    up_s = np.bincount(pieces.day, weights=np.where(pieces.up, measure, 0.0), minlength=n)[:n]
+    down_s = np.bincount(pieces.day, weights=np.where(pieces.up, 0.0, measure), minlength=n)[:n]
     return DayTallies(up_s, down_s, counted_s, np.zeros(n), np.zeros(n))
 
 
@@ -89,31 +112,45 @@ def _split_at_days(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Intervals cut at day boundaries: (owning interval, day, piece start, piece end) per
     piece, each piece inside one day (pieces outside every day are clipped to the first or
-    last one and come out empty)."""
+    last one and come out empty). np.minimum/np.maximum rather than np.clip: a third of the
+    time on these small arrays."""
     n = len(bounds) - 1
-    first_day = np.clip(_day_index(bounds, starts), 0, n - 1)
-    last_day = np.clip(np.searchsorted(bounds, ends, side="left") - 1, 0, n - 1)
+    first_day = np.maximum(np.minimum(_day_index(bounds, starts), n - 1), 0)
+    last_day = np.maximum(np.minimum(np.searchsorted(bounds, ends, side="left") - 1, n - 1), 0)
     pieces = np.maximum(last_day - first_day + 1, 1)
     owner = np.repeat(np.arange(len(starts)), pieces)
     day = np.repeat(first_day, pieces) + (np.arange(pieces.sum()) - np.repeat(np.cumsum(pieces) - pieces, pieces))
     return owner, day, np.maximum(starts[owner], bounds[day]), np.minimum(ends[owner], bounds[day + 1])
 
 
+def good_before(value: np.ndarray, threshold_ms: float) -> np.ndarray:
+    """Running count of good samples: element i is how many of the first i are at or under
+    the threshold (length n + 1), shared by every objective on the series and threshold."""
+    counts = np.zeros(len(value) + 1, dtype=np.int64)
+    np.cumsum(value <= threshold_ms, out=counts[1:])
+    return counts
+
+
 def tally_latency(
-    counted: Intervals, bounds: np.ndarray, at_s: np.ndarray, value: np.ndarray, threshold_ms: float
+    counted: Intervals,
+    bounds: np.ndarray,
+    at_s: np.ndarray,
+    value: np.ndarray,
+    threshold_ms: float,
+    good_so_far: np.ndarray | None = None,
 ) -> DayTallies:
     """Samples whose timestamp lies in C; good when at or under the threshold.
 
     Counted by position: C's intervals, cut at day boundaries, are located in the sorted
-    timestamps, and running counts of good samples give each piece's figures — one pass over
-    the samples per objective, whatever C looks like."""
+    timestamps, and running counts of good samples (`good_before`, computed here unless
+    given) give each piece's figures — one pass over the samples per objective, whatever C
+    looks like."""
     n = len(bounds) - 1
     _, day, piece_start, piece_end = _split_at_days(bounds, counted.starts, counted.ends)
     first = np.searchsorted(at_s, piece_start, side="left")
     end = np.searchsorted(at_s, np.maximum(piece_end, piece_start), side="left")
-    good_before = np.zeros(len(at_s) + 1, dtype=np.int64)
-    np.cumsum(value <= threshold_ms, out=good_before[1:])
-    good = np.bincount(day, weights=(good_before[end] - good_before[first]).astype(np.float64), minlength=n)[:n]
+    running = good_so_far if good_so_far is not None else good_before(value, threshold_ms)
+    good = np.bincount(day, weights=(running[end] - running[first]).astype(np.float64), minlength=n)[:n]
     total = np.bincount(day, weights=(end - first).astype(np.float64), minlength=n)[:n]
     return DayTallies(np.zeros(n), np.zeros(n), counted_per_day(counted, bounds), good, total)
 

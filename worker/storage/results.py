@@ -17,9 +17,15 @@ from worker.storage.tables import upsert
 _KEYS = ["agreement", "customer", "objective", "period"]
 
 
-def upsert_results(conn: Connection, results: list[Result], computed_at: datetime) -> None:
+_FIGURES = ["service", "type", "target", "warning", "value", "status", "good", "bad", "total", "unit", "coverage",
+            "error_budget_remaining", "final", "kind"]
+
+
+def upsert_results(conn: Connection, results: list[Result], computed_at: datetime, *, changed_only: bool = False) -> None:
     """Store `results`, replacing any stored result with the same key; `computed_at` is when
-    they were computed (passed in: storage does not read the clock)."""
+    they were computed (passed in: storage does not read the clock). `changed_only` leaves a
+    stored result that already has the same figures as it is, `computed_at` included: an
+    incremental run re-scores every objective a change touches, and most come out the same."""
     rows = [
         {
             "agreement": r.agreement,
@@ -44,7 +50,7 @@ def upsert_results(conn: Connection, results: list[Result], computed_at: datetim
         }
         for r in results
     ]
-    upsert(conn, results_table, rows, keys=_KEYS)
+    upsert(conn, results_table, rows, keys=_KEYS, unless_same=_FIGURES if changed_only else ())
 
 
 def load_results(conn: Connection, period: str, customer: str | None = None) -> list[Result]:

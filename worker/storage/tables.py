@@ -10,6 +10,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -29,12 +30,18 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    bindparam,
+    cast,
     false,
+    func,
     select,
+    tuple_,
 )
 from sqlalchemy import column as sql_column
 from sqlalchemy import table as sql_table
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 
 from worker.storage.locks import is_postgresql, is_sqlite
 
@@ -407,6 +414,7 @@ def upsert(
     *,
     update: Sequence[str] | None = None,
     only_if: Callable[[Any], Any] | None = None,
+    unless_same: Sequence[str] = (),
 ) -> int:
     """Insert `rows`; where a row with the same `keys` exists, overwrite its `update` columns
     (default: every column the rows carry except the keys; none → keep the stored row).
@@ -414,12 +422,20 @@ def upsert(
     Rows repeating a key within the batch are collapsed first, the later one winning — that is
     the product's rule, and PostgreSQL refuses to touch one row twice in one statement anyway.
     All rows must carry the same columns. `only_if(excluded)` may add a condition on the stored
-    row and the new one (`excluded`) for overwriting. Returns the number of distinct keys written."""
+    row and the new one (`excluded`) for overwriting. A row whose stored row already holds the
+    same `unless_same` values is left out (read first in the caller's transaction: the caller
+    must hold whatever keeps others from writing those rows meanwhile). Returns the number of
+    distinct keys written."""
     if not rows:
         return 0
     last: dict[tuple[Any, ...], Mapping[str, Any]] = {}
     for row in rows:
         last[tuple(row[k] for k in keys)] = row
+    if unless_same:
+        for key in _stored_same(conn, table, keys, unless_same, last):
+            del last[key]
+        if not last:
+            return 0
     distinct = list(last.values())
     columns = list(distinct[0].keys())
     update_columns = [c for c in columns if c not in keys] if update is None else list(update)
@@ -429,6 +445,46 @@ def upsert(
     else:
         conn.execute(_on_conflict(dialect_insert(conn)(table), keys, update_columns, only_if), distinct)
     return len(distinct)
+
+
+_KEYS_PER_READ = 6_000
+"""Keys looked up per statement: on SQLite each key is one bound parameter per key column, and
+a statement may carry 32,766 at most."""
+
+
+def _stored_same(
+    conn: Connection, table: Table, keys: Sequence[str], compared: Sequence[str], rows: Mapping[tuple[Any, ...], Mapping[str, Any]]
+) -> list[tuple[Any, ...]]:
+    """The keys of `rows` whose stored row holds the same `compared` values."""
+    wanted = list(rows)
+    values = itemgetter(*compared)
+    width = len(keys)
+    same = []
+    for first in range(0, len(wanted), _KEYS_PER_READ):
+        chunk = wanted[first : first + _KEYS_PER_READ]
+        query = select(*(table.c[k] for k in keys), *(table.c[c] for c in compared))
+        for stored in conn.execute(query.where(among(conn, [table.c[k] for k in keys], chunk))):
+            found = stored[width:] if len(compared) > 1 else stored[width]  # as itemgetter gives it
+            if values(rows[stored[:width]]) == found:
+                same.append(stored[:width])
+    return same
+
+
+def among(conn: Connection, columns: Sequence[ColumnElement[Any]], keys: Sequence[tuple[str, ...]]) -> ColumnElement[bool]:
+    """(columns) is one of `keys`, of text. On PostgreSQL the keys travel as one array per
+    column (thousands of keys are a few parameters, not thousands the driver must splice in),
+    each written as an array literal: the driver's list adapter costs a Python call per element
+    (65 ms for 10,000 keys of four columns, where the literals take 3)."""
+    if not is_postgresql(conn):
+        return tuple_(*columns).in_(keys)
+    arrays = [cast(bindparam(f"among_{i}", _text_array([key[i] for key in keys]), Text), ARRAY(Text)) for i in range(len(columns))]
+    wanted = select(*(func.unnest(a).label(f"k{i}") for i, a in enumerate(arrays))).subquery()
+    return tuple_(*columns).in_(select(*wanted.c))
+
+
+def _text_array(values: Sequence[str]) -> str:
+    """PostgreSQL's literal of a text array: every element quoted, `"` and `\\` escaped."""
+    return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
 
 
 def _on_conflict(

@@ -15,13 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import ColumnElement, Text, bindparam, func, select, tuple_
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from worker.storage.locks import is_postgresql
+from worker.storage.tables import among, upsert
 from worker.storage.tables import tallies as tallies_table
-from worker.storage.tables import upsert
 
 FIELDS = ("up_s", "down_s", "counted_s", "good", "total")
 
@@ -73,21 +71,17 @@ def load_sheets(
     if keys is not None:
         if not keys:
             return {}
-        query = query.where(_among(conn, sorted(set(keys))))
-    sheets = {}
-    for row in conn.execute(query):
-        tallied = np.frombuffer(row.tallied, dtype=np.uint8).astype(bool)
-        sums = np.frombuffer(row.sums, dtype="<f8").reshape(len(FIELDS), row.days).copy()
-        sheets[(row.agreement, row.objective)] = TallySheet(row.agreement, row.objective, period, row.basis, tallied, sums)
-    return sheets
-
-
-def _among(conn: Connection, keys: list[tuple[str, str]]) -> ColumnElement[bool]:
-    """(agreement, objective) is one of `keys`. On PostgreSQL the keys travel as two arrays
-    (a thousand keys are two parameters, not two thousand the driver must splice in)."""
-    t = tallies_table
-    if not is_postgresql(conn):
-        return tuple_(t.c.agreement, t.c.objective).in_(keys)
-    agreements, objectives = (bindparam(name, [key[i] for key in keys], ARRAY(Text)) for i, name in enumerate(("a", "o")))
-    wanted = select(func.unnest(agreements).label("a"), func.unnest(objectives).label("o")).subquery()
-    return tuple_(t.c.agreement, t.c.objective).in_(select(wanted.c.a, wanted.c.o))
+        query = query.where(among(conn, [t.c.agreement, t.c.objective], sorted(set(keys))))
+    rows = conn.execute(query).all()
+    if not rows:
+        return {}
+    # Decoded in one go (a numpy call per sheet is most of the time for thousands of sheets):
+    # every sheet's bytes joined, read as one array, then cut into views of their own copy.
+    _, _, _, days, tallied_bytes, sums_bytes = zip(*rows)
+    ends = np.cumsum(days).tolist()
+    tallied = np.split(np.frombuffer(b"".join(tallied_bytes), dtype=np.uint8).astype(bool), ends[:-1])
+    sums = np.split(np.frombuffer(b"".join(sums_bytes), dtype="<f8").copy(), [len(FIELDS) * end for end in ends[:-1]])
+    return {
+        (row.agreement, row.objective): TallySheet(row.agreement, row.objective, period, row.basis, done, figures.reshape(len(FIELDS), row.days))
+        for row, done, figures in zip(rows, tallied, sums)
+    }

@@ -13,10 +13,13 @@ the only lock scoring takes, and it covers only that shard's services.
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 import numpy as np
 from sqlalchemy import Connection, Engine
@@ -42,6 +45,7 @@ from worker.scoring.score import (
     ObjectiveContext,
     OpenTimes,
     SeriesLookup,
+    ServiceShares,
     incident_results,
     is_final,
     result_order,
@@ -163,7 +167,7 @@ def score_pending_shards(
         waiting = pending_services(conn)
     parts = (shard,) if shard is not None else all_shards(shards)
     for batch in pending_batches(parts, waiting, batch_services):
-        with engine.begin() as conn:
+        with engine.begin() as conn, _collector_spares_what_exists():
             held = tuple(part for part in batch if try_slot_locks(conn, SCORING_SLOT_LOCK, part.slots))
             found, forgotten = _score_pending_shards(conn, catalogue, now, grace_s, held) if held else ([], ())
         busy = tuple(part for part in batch if part not in held)
@@ -171,11 +175,25 @@ def score_pending_shards(
     return run
 
 
+@contextmanager
+def _collector_spares_what_exists() -> Iterator[None]:
+    """A scoring run makes tens of thousands of short-lived objects, so Python's cycle
+    collector runs a hundred times, and at least once through everything the process holds
+    (catalogue, contexts, caches): a tenth of a five-minute re-score. What exists before the
+    run is set aside from collection (`gc.freeze`) and handed back after it."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def _score_pending_shards(
     conn: Connection, catalogue: Catalogue, now: datetime, grace_s: float, held: tuple[Shard, ...]
 ) -> tuple[list[Result], tuple[int, ...]]:
     """The pending changes of the `held` shards scored on `conn`, which holds their slot locks."""
 
+    @cache
     def holds(service: str) -> bool:
         return any(part.holds(service) for part in held)
 
@@ -187,7 +205,7 @@ def _score_pending_shards(
             changes.add(change.kind, change.service, change.first_s, change.last_s)
         for period in kept_periods(conn, catalogue, periods_touched(catalogue, changes)):
             found += _score(conn, catalogue, period, now.timestamp(), grace_s, changes, holds)
-        result_store.upsert_results(conn, found, computed_at=now)
+        result_store.upsert_results(conn, found, computed_at=now, changed_only=True)
         forget_changes(conn, [c.id for c in pending])
     return found, tuple(c.id for c in pending)
 
@@ -229,6 +247,7 @@ class _Objective:
     whole_window: tuple[float, float]  # the scored window
     window: tuple[float, float]  # its part up to `now`: later time is neither up nor down yet
     bounds: np.ndarray  # the period's day boundaries in the agreement's zone
+    bound_list: list[float]  # the same as floats, for planning
 
     @property
     def key(self) -> tuple[str, str]:
@@ -239,15 +258,23 @@ class _CountedTime:
     """Counted time by (calendar, window, exclusions). Pure and asked again by every shard of a
     run (and by the next run): computed once per process while the shapes stay the same."""
 
-    _known: dict[Shape, Intervals] = {}
+    _known: dict[Shape, tuple[Intervals, float]] = {}
     _MAX = 4096
 
     def __call__(self, context: ObjectiveContext, window: tuple[float, float]) -> Intervals:
+        return self._of(context, window)[0]
+
+    def measure(self, context: ObjectiveContext, window: tuple[float, float]) -> float:
+        """|C| over the window: the progress of a period-to-date result."""
+        return self._of(context, window)[1]
+
+    def _of(self, context: ObjectiveContext, window: tuple[float, float]) -> tuple[Intervals, float]:
         shape = (context.calendar, window, context.excluded)
         if shape not in self._known:
             if len(self._known) >= self._MAX:
                 self._known.clear()
-            self._known[shape] = counted_time(*shape)
+            counted = counted_time(*shape)
+            self._known[shape] = (counted, counted.measure)
         return self._known[shape]
 
 
@@ -259,10 +286,14 @@ def _score_samples(
     objective's sheet; the sheets that changed are written at the end."""
     stored = tally_store.load_sheets(conn, period, [c.key for c, _ in work]) if changes is not None else {}
     by_service: dict[str, list[_Objective]] = defaultdict(list)
+    day_lists: dict[str, tuple[np.ndarray, list[float]]] = {}
     for context, whole_window in work:
         window = (whole_window[0], max(whole_window[0], min(whole_window[1], now_s)))
-        _, bounds = period_days(period, context.agreement.timezone)
-        by_service[context.objective.service].append(_Objective(context, whole_window, window, bounds))
+        zone = context.agreement.timezone
+        if zone not in day_lists:
+            bounds = period_days(period, zone)[1]
+            day_lists[zone] = (bounds, bounds.tolist())
+        by_service[context.objective.service].append(_Objective(context, whole_window, window, *day_lists[zone]))
     keys = sample_store.service_keys(conn, list(by_service))
     counted = _CountedTime()
     results: list[Result] = []
@@ -270,7 +301,7 @@ def _score_samples(
     plans: dict[str, ServicePlan] = {}
     for service_id, objectives in by_service.items():
         changed = changes.span(InputKind.SAMPLES, service_id) if changes is not None else None
-        targets = [Target(o.context.basis, o.bounds.tolist(), _stored(stored.get(o.key))) for o in objectives]
+        targets = [Target(o.context.basis, o.bound_list, _stored(stored.get(o.key))) for o in objectives]
         plans[service_id] = plan_service(targets, objectives[0].context.service.staleness_s, changed, full=changes is None)
     for service_id, series in _series_by_service(conn, keys, by_service, plans):
         objectives, plan = by_service[service_id], plans[service_id]
@@ -287,8 +318,8 @@ def _score_samples(
                 sheet.tallied[first : last + 1] = objective.bounds[first + 1 : last + 2] <= now_s
             if day_plan.runs and (before is None or not _same_sheet(sheet, *before)):
                 written.append(sheet)  # a re-tally that found the same figures writes nothing
-            tally = Tally(*(float(x) for x in sheet.sums.sum(axis=1)))
-            progress = Progress(counted(c, objective.window).measure, counted(c, objective.whole_window).measure)
+            tally = Tally(*sheet.sums.sum(axis=1).tolist())
+            progress = Progress(counted.measure(c, objective.window), counted.measure(c, objective.whole_window))
             results += sample_results(c, period, tally, is_final(c.agreement, period, now_s, grace_s), progress)
     tally_store.upsert_sheets(conn, written, computed_at=from_epoch_s(now_s))
     return results
@@ -307,10 +338,11 @@ def _compute(
 ) -> dict[tuple[str, int, int], DayTallies]:
     """The day tallies of every planned computation, by (basis, first day, last day)."""
     tallied: dict[tuple[str, int, int], DayTallies] = {}
+    shares = ServiceShares()
     for step in plan.computations:
         by = objectives[step.by]
         days = by.bounds[step.first : step.last + 2]
-        tallied[(step.basis, step.first, step.last)] = tally_days(by.context, counted(by.context, by.window), days, series)
+        tallied[(step.basis, step.first, step.last)] = tally_days(by.context, counted(by.context, by.window), days, series, shares)
     return tallied
 
 
