@@ -9,7 +9,6 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Any
 
 import numpy as np
 
@@ -138,21 +137,20 @@ class ServiceShares:
     for the same days each time."""
 
     def __init__(self) -> None:
-        self._known: dict[tuple[object, ...], Any] = {}
+        self._pieces: dict[tuple[float, float, int, float], UpPieces] = {}
+        self._good: dict[tuple[int, float], np.ndarray] = {}
 
     def up_pieces(self, bounds: np.ndarray, at_s: np.ndarray, value: np.ndarray, staleness_s: float) -> UpPieces:
-        key = ("up", float(bounds[0]), float(bounds[-1]), len(bounds), staleness_s)
-        if key not in self._known:
-            self._known[key] = up_pieces(bounds, at_s, value, staleness_s)
-        found: UpPieces = self._known[key]
-        return found
+        key = (float(bounds[0]), float(bounds[-1]), len(bounds), staleness_s)
+        if key not in self._pieces:
+            self._pieces[key] = up_pieces(bounds, at_s, value, staleness_s)
+        return self._pieces[key]
 
     def good_before(self, value: np.ndarray, threshold_ms: float) -> np.ndarray:
-        key = ("latency_ms", len(value), threshold_ms)
-        if key not in self._known:
-            self._known[key] = good_before(value, threshold_ms)
-        found: np.ndarray = self._known[key]
-        return found
+        key = (len(value), threshold_ms)
+        if key not in self._good:
+            self._good[key] = good_before(value, threshold_ms)
+        return self._good[key]
 
 
 def tally_days(

@@ -99,7 +99,7 @@ def score_period(
 def _score_period_shard(
     engine: Engine, catalogue: Catalogue, period: str, now: datetime, grace_s: float, shard: Shard
 ) -> list[Result]:
-    with engine.begin() as conn:
+    with engine.begin() as conn, _collector_spares_what_exists():
         hold_slot_locks(conn, SCORING_SLOT_LOCK, shard.slots)
         refuse_deleted_period(conn, catalogue, period)
         found = _score(conn, catalogue, period, now.timestamp(), grace_s, None, shard.holds)
