@@ -2,6 +2,10 @@
 # on a fresh machine with only Python 3.11+ (a virtual environment in .venv).
 
 PYTHON ?= python3
+# Test processes (pytest-xdist). Most tests wait on the workers, servers and browsers they
+# start, so on two cores a third process fills the time two leave idle. TEST_WORKERS=0 runs
+# the tests in one process.
+TEST_WORKERS ?= 3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -25,7 +29,7 @@ demo: $(STAMP)
 	$(BIN)/sla-worker demo
 
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

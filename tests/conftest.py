@@ -11,6 +11,9 @@ Migrating takes longer than copying: the migrations run once per test session on
 that asks for `database_url` alone gets an empty database, as a migration test needs.
 
     SLA_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres pytest
+
+`make test` runs the tests in several processes (pytest-xdist). Each has its own temporary
+directory and session databases already; its Redis database is its own too (`worker_redis_url`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from sqlalchemy import URL, Engine, text
@@ -39,8 +43,13 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     server = _postgres_server_url()
     if server:
         shown = normalise_url(server).render_as_string(hide_password=True)
-        return [f"storage engines: sqlite, postgresql ({shown}, one fresh database per test, copied from a migrated template)"]
-    return [f"storage engines: sqlite only ({POSTGRES_ENV} not set: postgresql tests skipped)"]
+        lines = [f"storage engines: sqlite, postgresql ({shown}, one fresh database per test, copied from a migrated template)"]
+    else:
+        lines = [f"storage engines: sqlite only ({POSTGRES_ENV} not set: postgresql tests skipped)"]
+    if os.environ.get(REDIS_ENV):
+        db = _redis_db(os.environ[REDIS_ENV])
+        lines.append(f"redis: database {db}, flushed by the tests that use it (xdist worker gwN: database {db} - {REDIS_DB_STEP}N)")
+    return lines
 
 
 ENGINE_PARAMS = [
@@ -131,11 +140,35 @@ REDIS_ENV = "SLA_TEST_REDIS_URL"
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """In CI (SLA_TEST_REQUIRE_SERVERS=1) a missing server is a failure, not a skip."""
+    """In CI (SLA_TEST_REQUIRE_SERVERS=1) a missing server is a failure, not a skip. Under
+    pytest-xdist each worker process gets its own Redis database (`worker_redis_url`): every
+    test that reads SLA_TEST_REDIS_URL flushes it."""
     if os.environ.get("SLA_TEST_REQUIRE_SERVERS"):
         missing = [name for name in (POSTGRES_ENV, REDIS_ENV) if not os.environ.get(name)]
         if missing:
             raise pytest.UsageError(f"SLA_TEST_REQUIRE_SERVERS is set but {', '.join(missing)} is not")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and os.environ.get(REDIS_ENV):
+        os.environ[REDIS_ENV] = worker_redis_url(os.environ[REDIS_ENV], worker)
+
+
+REDIS_DB_STEP = 5
+
+
+def _redis_db(url: str) -> int:
+    return int(urlsplit(url).path.strip("/") or 0)
+
+
+def worker_redis_url(url: str, worker: str) -> str:
+    """The Redis URL of xdist worker `worker` ("gw0", "gw1", ...): gw0 keeps the database
+    number given, gwN takes 5N below it (given 15: 15, 10, 5, 0), so that sessions given
+    neighbouring numbers do not meet. Below 0 is refused, not wrapped round onto another's."""
+    given = _redis_db(url)
+    db = given - REDIS_DB_STEP * int(worker.removeprefix("gw"))
+    if db < 0:
+        raise pytest.UsageError(f"{REDIS_ENV} database {given} leaves no database for xdist worker {worker} "
+                                f"({REDIS_DB_STEP} below per worker): give a higher number or fewer workers")
+    return urlunsplit(urlsplit(url)._replace(path=f"/{db}"))
 
 
 BROKER_PARAMS = [
