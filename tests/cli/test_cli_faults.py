@@ -5,13 +5,13 @@ cannot be reached; never a traceback (SLA_DEBUG=1 shows it)."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from cli_helpers import environment, plain, sla_worker
+from loopback import closed_port
 from sqlalchemy.engine import make_url
 
 from worker.storage.migrate import upgrade
@@ -20,12 +20,6 @@ POSTGRES = os.environ.get("SLA_TEST_POSTGRES_URL")
 needs_postgres = pytest.mark.skipif(not POSTGRES, reason="SLA_TEST_POSTGRES_URL is not set")
 DB_COMMANDS = [("results", "--period", "2026-11"), ("ingest", "samples", "missing-is-fine.csv"), ("db", "upgrade"), ("score",),
                ("notifications", "list"), ("demo",)]
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]  # closed again once the probe is gone: nobody listens
 
 
 def postgres(**parts: object) -> str:

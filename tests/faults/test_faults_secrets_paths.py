@@ -35,7 +35,8 @@ from faults_canary import (  # noqa: E402
     logs_text,
     scrape_metrics,
 )
-from source_servers import free_port, write_config  # noqa: E402
+from loopback import closed_port  # noqa: E402
+from source_servers import write_config  # noqa: E402
 
 from worker.alerts import delivery as alert_delivery  # noqa: E402
 from worker.alerts.evaluate import evaluate  # noqa: E402
@@ -90,7 +91,7 @@ def test_a_prometheus_token_stays_secret_when_prometheus_refuses_fails_or_times_
     monkeypatch.setenv(TOKEN_ENV, canaries["prometheus token"])
     log_everything(caplog)
     with PlayedServer(play_prometheus) as prometheus:
-        config = write_config(tmp_path / "config", prometheus_config(prometheus.url, f"http://127.0.0.1:{free_port()}"))
+        config = write_config(tmp_path / "config", prometheus_config(prometheus.url, f"http://127.0.0.1:{closed_port()}"))
         assert main(["--config", str(config), "--db", database_url, "collect"]) == 1  # partial: streams failed
     sent = {r.headers.get("Authorization") for r in prometheus.requests}
     assert sent == {f"Bearer {canaries['prometheus token']}"}  # the canary really was in play
@@ -125,7 +126,7 @@ def test_channel_addresses_stay_secret_when_teams_alertmanager_and_webhooks_fail
         "alertmanager password": f"CANARY-AMPASSWORD-{token}",
     }
     log_everything(caplog)
-    gone = f"127.0.0.1:{free_port()}"  # nothing listens: connection refused
+    gone = f"127.0.0.1:{closed_port()}"  # nothing listens: connection refused
     teams_path = f"/webhookb2/{canaries['teams key in the path']}/IncomingWebhook/x?sig={canaries['teams key in the query']}"
     monkeypatch.setenv("TEST_HOOK_SECRET", canaries["webhook secret"])
     monkeypatch.setenv("TEST_TEAMS_GONE_URL", f"http://{gone}{teams_path}")

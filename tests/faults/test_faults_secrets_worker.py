@@ -22,7 +22,7 @@ for folder in ("sources", "alerts", "worker"):
 from alert_fixtures import catalogue, store_scores  # noqa: E402
 from celery_processes import environment, send, start, stop, wait_for  # noqa: E402
 from faults_canary import PlayedServer, failing, leaked_lines, leaks  # noqa: E402
-from source_servers import free_port  # noqa: E402
+from loopback import closed_port  # noqa: E402
 
 from worker.alerts.evaluate import evaluate  # noqa: E402
 from worker.scoring.periods import period_of  # noqa: E402
@@ -80,7 +80,7 @@ def test_a_celery_worker_at_debug_level_logs_no_secret_while_outside_calls_fail(
         (tmp_path / "config" / "prometheus.yaml").write_text(PROMETHEUS.format(url=prometheus.url))
         env = environment(tmp_path / "config", database_url, f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}")
         env.update(
-            SLA_SMTP_HOST="127.0.0.1", SLA_SMTP_PORT=str(free_port()), SLA_SMTP_STARTTLS="false",
+            SLA_SMTP_HOST="127.0.0.1", SLA_SMTP_PORT=str(closed_port()), SLA_SMTP_STARTTLS="false",
             SLA_SMTP_USER="sla-worker@example.org", SLA_SMTP_PASSWORD=canaries["smtp password"],
             TEST_HOOK_URL=f"{hook.url}/hook/{canaries['webhook url key']}?key={canaries['webhook url key']}",
             TEST_HOOK_SECRET=canaries["webhook secret"], TEST_PROM_TOKEN=canaries["prometheus token"],

@@ -41,7 +41,8 @@ from faults_canary import (  # noqa: E402
     score_golden,
     scrape_metrics,
 )
-from source_servers import TableApi, free_port, write_config  # noqa: E402
+from loopback import closed_port  # noqa: E402
+from source_servers import TableApi, write_config  # noqa: E402
 
 from worker.alerts import delivery as alert_delivery  # noqa: E402
 from worker.alerts.evaluate import evaluate  # noqa: E402
@@ -83,9 +84,9 @@ def test_no_secret_leaks_into_logs_database_reports_outbox_or_metrics(
     monkeypatch.chdir(tmp_path)  # var/outbox, var/reports relative to here
     log_everything(caplog)
     reports_dir = tmp_path / "var" / "reports"
-    closed_port = free_port()  # nothing listens: the SMTP send fails
+    refusing = closed_port()  # nothing listens: the SMTP send fails
     monkeypatch.setenv("SLA_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("SLA_SMTP_PORT", str(closed_port))
+    monkeypatch.setenv("SLA_SMTP_PORT", str(refusing))
     monkeypatch.setenv("SLA_SMTP_USER", "sla-worker@example.nhs.uk")
     monkeypatch.setenv("SLA_SMTP_PASSWORD", canaries["smtp password"])
     monkeypatch.setenv("SLA_SMTP_STARTTLS", "false")

@@ -174,11 +174,6 @@ class ProbeTargets:
                 pass
 
 
-def closed_port() -> int:
-    """A loopback port nobody listens on (connection refused)."""
-    return free_port()
-
-
 # --- ServiceNow Table API ----------------------------------------------------------------------
 
 

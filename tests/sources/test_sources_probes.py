@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from source_servers import ProbeTargets, closed_port, self_signed_certificate, stored_samples, write_config
+from loopback import closed_port
+from source_servers import ProbeTargets, self_signed_certificate, stored_samples, write_config
 from sqlalchemy import Engine
 
 from worker.collect import collect

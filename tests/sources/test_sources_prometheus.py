@@ -16,9 +16,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from loopback import closed_port
 from source_servers import (
     Prometheus,
-    closed_port,
     prometheus_binaries,
     require_prometheus_env,
     stored_samples,

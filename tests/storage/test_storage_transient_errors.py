@@ -4,13 +4,13 @@ instead of being retried eight times."""
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from celery.signals import task_retry
+from loopback import closed_port
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.pool import NullPool
@@ -41,13 +41,6 @@ def raised(engine: Engine, sql: str) -> DBAPIError:
     with pytest.raises(DBAPIError) as caught, engine.begin() as conn:
         conn.execute(text(sql))
     return caught.value
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then let go)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
