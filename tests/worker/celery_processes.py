@@ -44,6 +44,7 @@ def environment(config: Path, database_url: str, broker_url: str, schedules: Pat
 
 
 def start(role: str, env: dict[str, str], log: Path, *extra: str) -> subprocess.Popen:
+    prepare_broker(env["SLA_BROKER_URL"])
     command = [sys.executable, "-m", "celery", "-A", "worker.celeryapp", role, "--loglevel", "INFO", *extra]
     handle = log.open("ab")
     return subprocess.Popen(command, env=env, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
@@ -81,13 +82,15 @@ def is_ready(log: Path) -> bool:
 
 
 def prepare_broker(broker_url: str) -> None:
-    """Make the embedded (SQLAlchemy) broker's tables before several workers start at once: each
-    creates them on first use, and two doing so at the same moment crash one of them ("UNIQUE
-    constraint failed: kombu_queue.name"). `sla-worker run` connects once before it starts
-    anything, so it never races itself."""
+    """Make the embedded (SQLAlchemy) broker's tables and its task queue's row before a worker
+    starts (`start` does): each process creates them on first use, and two doing so at the same
+    moment crash one of them ("UNIQUE constraint failed: kombu_queue.name"), two workers starting
+    or a worker starting while a task is sent to it. `sla-worker run` connects once before it
+    starts anything, so it never races itself."""
     if broker_url.startswith("sqla+"):
-        with Celery("prepare", broker=broker_url).connection_for_write() as connection:
-            assert connection.default_channel.session is not None  # opening the session creates the tables
+        app = Celery("prepare", broker=broker_url)
+        with app.connection_for_write() as connection:
+            connection.default_channel.queue_declare(queue=app.conf.task_default_queue)  # tables, then the row
 
 
 def wait_for(condition: Callable[[], object], timeout_s: float, what: str, poll_s: float = 0.2) -> object:
