@@ -10,7 +10,6 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -457,16 +456,15 @@ def _stored_same(
 ) -> list[tuple[Any, ...]]:
     """The keys of `rows` whose stored row holds the same `compared` values."""
     wanted = list(rows)
-    values = itemgetter(*compared)
     width = len(keys)
     same = []
     for first in range(0, len(wanted), _KEYS_PER_READ):
         chunk = wanted[first : first + _KEYS_PER_READ]
         query = select(*(table.c[k] for k in keys), *(table.c[c] for c in compared))
         for stored in conn.execute(query.where(among(conn, [table.c[k] for k in keys], chunk))):
-            found = stored[width:] if len(compared) > 1 else stored[width]  # as itemgetter gives it
-            if values(rows[stored[:width]]) == found:
-                same.append(stored[:width])
+            key = stored[:width]
+            if tuple(map(rows[key].__getitem__, compared)) == stored[width:]:
+                same.append(key)
     return same
 
 
