@@ -10,6 +10,7 @@ from worker.scoring.intervals import (
     cumulative_measure,
     instant_after_measure,
     intersect,
+    meets,
     subtract,
     union,
 )
@@ -42,6 +43,11 @@ def test_cumulative_measure_and_membership_match_a_second_by_second_count(a, ts)
     mask = seconds(a)
     assert cumulative_measure(as_set(a), np.array(ts)).tolist() == [float(mask[:t].sum()) for t in ts]
     assert contains(as_set(a), np.array(ts)).tolist() == [bool(mask[t]) for t in ts]
+
+
+@given(pairs, st.integers(0, SPAN + 1), st.integers(0, SPAN + 1))
+def test_meets_says_whether_any_second_of_a_span_is_in_the_set(a, lo, hi):
+    assert meets(as_set(a), float(lo), float(hi)) == bool(seconds(a)[lo:hi].any())
 
 
 @given(pairs, st.integers(0, SPAN), st.integers(1, SPAN))

@@ -1,15 +1,19 @@
 """Planning a scoring run (worker/scoring/plan.py): which days to re-tally, which objectives
 share a computation, which samples to load. Plain values in tables; no database, no clock."""
 
+import math
+
 import pytest
 
 from worker.domain.changes import Changes
+from worker.scoring.intervals import Intervals
 from worker.scoring.plan import Computation, DayPlan, Stored, Target, needs_scoring, plan_service, runs
 
 DAY = 86_400.0
 FOUR_DAYS = [0.0, DAY, 2 * DAY, 3 * DAY, 4 * DAY]  # a four-day period starting at 0
 DONE = Stored("A", [True, True, True, True])  # a stored sheet made under basis A, every day tallied
 ALL = ((0, 3),)
+NOW = 10 * DAY  # after the period
 
 
 @pytest.mark.parametrize(
@@ -45,8 +49,32 @@ def test_day_indexes_become_runs_of_consecutive_days(indexes, expected):
     ],
 )
 def test_which_days_an_objective_re_tallies(case, stored, changed, full, expected):
-    plan = plan_service([Target("A", FOUR_DAYS, stored)], 300.0, changed, full=full)
+    plan = plan_service([Target("A", FOUR_DAYS, stored)], 300.0, changed, full=full, now_s=NOW)
     assert plan.days == (expected,), case
+
+
+OFFICE = Intervals.of([(d * DAY + 8 * 3600, d * DAY + 18 * 3600) for d in range(4)])  # 08:00-18:00 each day
+RUNNING = Stored("A", [True, True, False, False], written_s=2 * DAY + 12 * 3600)  # written at noon on day 2
+
+
+@pytest.mark.parametrize(
+    ("case", "stored", "changed", "now_s", "final_from_s", "expected"),
+    [
+        ("samples at night, outside counted time: nothing, results kept", DONE, (DAY + 3600, DAY + 7200), NOW, math.inf, DayPlan(False, ())),
+        ("samples within the staleness of counted time: that day", DONE, (DAY + 18 * 3600 + 100, DAY + 18 * 3600 + 200), NOW, math.inf, DayPlan(False, ((1, 1),))),
+        ("samples inside counted time: that day", DONE, (DAY + 9 * 3600, DAY + 9 * 3600 + 60), NOW, math.inf, DayPlan(False, ((1, 1),))),
+        ("the running day, counted time gone by since the sheet was written: redone", RUNNING, None, 2 * DAY + 13 * 3600, math.inf, DayPlan(False, ((2, 2),))),
+        ("the running day, no counted time since the sheet was written: nothing", Stored("A", [True, True, False, False], written_s=2 * DAY + 18.5 * 3600), None, 2 * DAY + 20 * 3600, math.inf, DayPlan(False, ())),
+        ("counted time gone by into the next day: both days", RUNNING, None, 3 * DAY + 9 * 3600, math.inf, DayPlan(False, ((2, 3),))),
+        ("the period turned final since the sheet was written: results made again", DONE, None, NOW, 5 * DAY, DayPlan(False, (), refinal=True)),
+        ("the period was final when the sheet was written: nothing", Stored("A", [True] * 4, written_s=6 * DAY), None, NOW, 5 * DAY, DayPlan(False, ())),
+    ],
+)
+def test_an_incremental_run_redoes_only_what_can_have_changed_an_objectives_figures(case, stored, changed, now_s, final_from_s, expected):
+    target = Target("A", FOUR_DAYS, stored, OFFICE, final_from_s)
+    plan = plan_service([target], 300.0, changed, full=False, now_s=now_s)
+    assert plan.days == (expected,), case
+    assert plan.days[0].scored == bool(expected.runs or expected.refinal), case
 
 
 @pytest.mark.parametrize(
@@ -75,7 +103,7 @@ def test_which_days_an_objective_re_tallies(case, stored, changed, full, expecte
     ],
 )
 def test_objectives_with_the_same_basis_share_one_computation(case, targets, expected):
-    assert plan_service(targets, 300.0, None, full=False).computations == expected, case
+    assert plan_service(targets, 300.0, None, full=False, now_s=NOW).computations == expected, case
 
 
 @pytest.mark.parametrize(
@@ -99,7 +127,7 @@ def test_objectives_with_the_same_basis_share_one_computation(case, targets, exp
     ],
 )
 def test_the_samples_to_load_cover_every_planned_day_and_the_staleness_before(case, targets, changed, expected):
-    assert plan_service(targets, 300.0, changed, full=False).load_span == expected, case
+    assert plan_service(targets, 300.0, changed, full=False, now_s=NOW).load_span == expected, case
 
 
 def changes(*rows: tuple[str, str]) -> Changes:

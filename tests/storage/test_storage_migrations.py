@@ -128,3 +128,11 @@ def test_a_reader_is_not_blocked_by_a_writer_holding_its_transaction(engine: Eng
             assert reader.execute(text("SELECT count(*) FROM services")).scalar() == 0
     with read_only(engine) as reader:
         assert reader.execute(text("SELECT count(*) FROM services")).scalar() == 1
+
+
+def test_results_and_tally_sheets_leave_room_on_each_page_for_updates_on_postgresql(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL storage setting")  # the same test runs on PostgreSQL in CI
+    with read_only(engine) as conn:
+        options = dict(conn.execute(text("SELECT relname, reloptions FROM pg_class WHERE relname IN ('results', 'tallies')")).all())
+    assert options == {"results": ["fillfactor=70"], "tallies": ["fillfactor=70"]}

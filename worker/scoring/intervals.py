@@ -8,7 +8,9 @@ per sample, which is what keeps a month of minute samples for 300 services cheap
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -38,6 +40,11 @@ class Intervals:
 
     def __len__(self) -> int:
         return len(self.starts)
+
+    @cached_property
+    def bounds(self) -> tuple[list[float], list[float]]:
+        """Starts and ends as lists, for lookups of one instant at a time."""
+        return self.starts.tolist(), self.ends.tolist()
 
     def pairs(self) -> list[tuple[float, float]]:
         return list(zip(self.starts.tolist(), self.ends.tolist()))
@@ -71,6 +78,16 @@ def clip(a: Intervals, lo: float, hi: float) -> Intervals:
     ends = np.minimum(a.ends, hi)
     keep = ends > starts
     return Intervals(starts[keep], ends[keep])
+
+
+def meets(a: Intervals, lo: float, hi: float) -> bool:
+    """a ∩ [lo, hi) is not empty. Asked thousands of times per run of a few intervals each:
+    bisect on the bounds as lists, a tenth of a numpy call's time."""
+    if hi <= lo:
+        return False
+    starts, ends = a.bounds
+    index = bisect_right(ends, lo)  # the first interval ending after lo
+    return index < len(ends) and starts[index] < hi
 
 
 def intersect(a: Intervals, b: Intervals) -> Intervals:

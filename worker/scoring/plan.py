@@ -3,20 +3,26 @@
 plain data out, no database and no clock, so the choices can be checked with tables.
 
 Days are indexes into the period's day boundaries (`bounds[i]` to `bounds[i + 1]`, as
-`periods.period_days` gives them in the agreement's zone). An incremental run redoes the days
-never tallied and the days new samples can have moved; a full run redoes every day.
+`periods.period_days` gives them in the agreement's zone). A full run redoes every day. An
+incremental run redoes only what can have changed an objective's figures: days not tallied for
+good whose counted time grew since the sheet was written (time gone by), and days where new
+samples reach its counted time; an objective with neither keeps its results as they are (its
+figures, and how far through the period it is, are what they were), unless the period turned
+final since.
 Objectives with the same basis (same service, calendar, exclusions … in different agreements)
 have the same day tallies, so one computation serves them all.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
+import math
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from worker.domain.changes import Changes
 from worker.domain.model import InputKind
+from worker.scoring.intervals import Intervals, meets
 
 Run = tuple[int, int]
 """Consecutive day indexes [first, last], both included."""
@@ -24,11 +30,13 @@ Run = tuple[int, int]
 
 @dataclass(frozen=True)
 class Stored:
-    """A stored tally sheet as planning sees it: the basis it was made under and which of its
-    days are tallied for good."""
+    """A stored tally sheet as planning sees it: the basis it was made under, which of its
+    days are tallied for good, and when it was written (its other days hold their tallies up
+    to then)."""
 
     basis: str
     tallied: Sequence[bool]
+    written_s: float = -math.inf
 
 
 @dataclass(frozen=True)
@@ -38,14 +46,23 @@ class Target:
     basis: str
     bounds: Sequence[float]  # the period's day boundaries in the agreement's zone (days + 1)
     stored: Stored | None = None
+    counted: Intervals | None = None  # its counted time C over the scored window; None: all time counts
+    final_from_s: float = math.inf  # when its period turns final (end + late-data grace)
 
 
 @dataclass(frozen=True)
 class DayPlan:
-    """What one target needs: a blank sheet or the stored one, and the day runs to tally."""
+    """What one target needs: a blank sheet or the stored one, the day runs to tally, and
+    whether its results must be made again though no day is (the period turned final)."""
 
     fresh: bool  # start from a blank sheet (none stored, or stored under another basis or day count)
     runs: tuple[Run, ...]
+    refinal: bool = False
+
+    @property
+    def scored(self) -> bool:
+        """Its results are made again; else they stay as stored."""
+        return self.fresh or bool(self.runs) or self.refinal
 
 
 @dataclass(frozen=True)
@@ -77,11 +94,16 @@ def needs_scoring(service: str, is_incident: bool, changes: Changes | None) -> b
 
 
 def plan_service(
-    targets: Sequence[Target], staleness_s: float, changed: tuple[float, float] | None, *, full: bool
+    targets: Sequence[Target],
+    staleness_s: float,
+    changed: tuple[float, float] | None,
+    *,
+    full: bool,
+    now_s: float,
 ) -> ServicePlan:
-    """Plan one service's targets. `changed` is the span of the service's new samples (None:
-    no new samples); `full` redoes every day whatever is stored."""
-    days = tuple(_day_plan(t, staleness_s, changed, full) for t in targets)
+    """Plan one service's targets at `now_s`. `changed` is the span of the service's new
+    samples (None: no new samples); `full` redoes every day whatever is stored."""
+    days = tuple(_day_plan(t, staleness_s, changed, full, now_s) for t in targets)
     computations: dict[tuple[str, int, int], Computation] = {}
     for number, (target, plan) in enumerate(zip(targets, days)):
         for first, last in plan.runs:
@@ -89,17 +111,37 @@ def plan_service(
     return ServicePlan(days, tuple(computations.values()), _load_span(targets, days, staleness_s))
 
 
-def days_to_tally(bounds: Sequence[float], tallied: Sequence[bool], staleness_s: float, changed: tuple[float, float] | None) -> list[int]:
-    """Indexes of the days an incremental run must (re)compute: the days never tallied and
-    the days new samples can have moved (a sample changes the hold of the one before it, so
-    reach back and forward by the staleness)."""
+def days_to_tally(
+    bounds: Sequence[float],
+    tallied: Sequence[bool],
+    staleness_s: float,
+    changed: tuple[float, float] | None,
+    counted: Intervals | None = None,
+    since: tuple[float, float] = (-math.inf, math.inf),
+) -> list[int]:
+    """Indexes of the days an incremental run must (re)compute: the days not tallied for good
+    whose counted time meets `since` (from the sheet's writing to now: time gone by since
+    their stored tallies), and the days where new samples can have moved counted time (a
+    sample changes the hold of the one before it, so reach back and forward by the
+    staleness). A day whose counted time neither grew nor met new samples has the tally it
+    had. `counted` None: all time counts."""
     count = len(bounds) - 1
-    wanted = {i for i, done in enumerate(tallied) if not done}
+    wanted: set[int] = set()
+    if _meets(counted, *since):
+        first, last = max(bisect_right(bounds, since[0]) - 1, 0), min(bisect_left(bounds, since[1]), count)
+        wanted = {
+            i for i in range(first, last) if not tallied[i] and _meets(counted, max(bounds[i], since[0]), min(bounds[i + 1], since[1]))
+        }
     if changed is not None:
-        lo = bisect_right(bounds, changed[0] - staleness_s) - 1
-        hi = bisect_right(bounds, changed[1] + staleness_s) - 1
-        wanted |= set(range(max(lo, 0), min(hi, count - 1) + 1))
+        reach = (changed[0] - staleness_s, changed[1] + staleness_s)
+        lo = bisect_right(bounds, reach[0]) - 1
+        hi = bisect_right(bounds, reach[1]) - 1
+        wanted |= {i for i in range(max(lo, 0), min(hi, count - 1) + 1) if _meets(counted, max(bounds[i], reach[0]), min(bounds[i + 1], reach[1]))}
     return sorted(wanted)
+
+
+def _meets(counted: Intervals | None, lo: float, hi: float) -> bool:
+    return hi > lo if counted is None else meets(counted, lo, hi)
 
 
 def runs(indexes: Sequence[int]) -> tuple[Run, ...]:
@@ -113,14 +155,13 @@ def runs(indexes: Sequence[int]) -> tuple[Run, ...]:
     return tuple(found)
 
 
-def _day_plan(target: Target, staleness_s: float, changed: tuple[float, float] | None, full: bool) -> DayPlan:
+def _day_plan(target: Target, staleness_s: float, changed: tuple[float, float] | None, full: bool, now_s: float) -> DayPlan:
     count = len(target.bounds) - 1
     stored = target.stored
-    fresh = full or stored is None or stored.basis != target.basis or len(stored.tallied) != count
-    if full:
-        return DayPlan(fresh, runs(range(count)))
-    tallied = [False] * count if fresh or stored is None else stored.tallied
-    return DayPlan(fresh, runs(days_to_tally(target.bounds, tallied, staleness_s, changed)))
+    if full or stored is None or stored.basis != target.basis or len(stored.tallied) != count:
+        return DayPlan(True, runs(range(count)))
+    days = days_to_tally(target.bounds, stored.tallied, staleness_s, changed, target.counted, (stored.written_s, now_s))
+    return DayPlan(False, runs(days), stored.written_s < target.final_from_s <= now_s)
 
 
 def _load_span(targets: Sequence[Target], days: Sequence[DayPlan], staleness_s: float) -> tuple[float, float] | None:

@@ -18,6 +18,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from worker.scoring.plan import Stored
 from worker.storage.tables import among, upsert
 from worker.storage.tables import tallies as tallies_table
 
@@ -62,6 +63,18 @@ def upsert_sheets(conn: Connection, sheets: Sequence[TallySheet], computed_at: d
     return upsert(conn, tallies_table, rows, keys=["agreement", "objective", "period"])
 
 
+def load_stored(conn: Connection, period: str, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], Stored]:
+    """What planning needs of the stored sheets of `keys` in one period, by (agreement,
+    objective): basis, days tallied for good, when written. Without the sums, which only the
+    sheets a run re-tallies need (`load_sheets`): most of a five-minute run's are left alone."""
+    if not keys:
+        return {}
+    t = tallies_table
+    query = select(t.c.agreement, t.c.objective, t.c.basis, t.c.tallied, t.c.computed_at).where(t.c.period == period)
+    rows = conn.execute(query.where(among(conn, [t.c.agreement, t.c.objective], sorted(set(keys)))))
+    return {(agreement, objective): Stored(basis, list(map(bool, tallied)), _written_s(at)) for agreement, objective, basis, tallied, at in rows}
+
+
 def load_sheets(
     conn: Connection, period: str, keys: Collection[tuple[str, str]] | None = None
 ) -> dict[tuple[str, str], TallySheet]:
@@ -85,3 +98,9 @@ def load_sheets(
         (row.agreement, row.objective): TallySheet(row.agreement, row.objective, period, row.basis, done, figures.reshape(len(FIELDS), row.days))
         for row, done, figures in zip(rows, tallied, sums)
     }
+
+
+def _written_s(computed_at: datetime) -> float:
+    """A microsecond before the stored instant, which was rounded to the microsecond: never
+    later than the moment the sheet was tallied up to."""
+    return computed_at.timestamp() - 1e-6

@@ -39,7 +39,7 @@ from worker.scoring import incidents as incident_rules
 from worker.scoring.counted import counted_time
 from worker.scoring.intervals import Intervals
 from worker.scoring.periods import period_bounds, period_days, scored_window
-from worker.scoring.plan import ServicePlan, Stored, Target, needs_scoring, plan_service
+from worker.scoring.plan import ServicePlan, Target, needs_scoring, plan_service
 from worker.scoring.results import Progress, Tally
 from worker.scoring.score import (
     ObjectiveContext,
@@ -246,6 +246,7 @@ class _Objective:
     context: ObjectiveContext
     whole_window: tuple[float, float]  # the scored window
     window: tuple[float, float]  # its part up to `now`: later time is neither up nor down yet
+    final_from_s: float  # when its results turn final: the period's end + the late-data grace
     bounds: np.ndarray  # the period's day boundaries in the agreement's zone
     bound_list: list[float]  # the same as floats, for planning
 
@@ -284,7 +285,7 @@ def _score_samples(
     """Service by service (to bound memory): load the stored sheets and the samples, plan
     which days to tally and which objectives share a tally, compute, then add up each
     objective's sheet; the sheets that changed are written at the end."""
-    stored = tally_store.load_sheets(conn, period, [c.key for c, _ in work]) if changes is not None else {}
+    heads = tally_store.load_stored(conn, period, [c.key for c, _ in work]) if changes is not None else {}
     by_service: dict[str, list[_Objective]] = defaultdict(list)
     day_lists: dict[str, tuple[np.ndarray, list[float]]] = {}
     for context, whole_window in work:
@@ -293,7 +294,8 @@ def _score_samples(
         if zone not in day_lists:
             bounds = period_days(period, zone)[1]
             day_lists[zone] = (bounds, bounds.tolist())
-        by_service[context.objective.service].append(_Objective(context, whole_window, window, *day_lists[zone]))
+        final_from_s = period_bounds(period, zone)[1] + grace_s
+        by_service[context.objective.service].append(_Objective(context, whole_window, window, final_from_s, *day_lists[zone]))
     keys = sample_store.service_keys(conn, list(by_service))
     counted = _CountedTime()
     results: list[Result] = []
@@ -301,12 +303,19 @@ def _score_samples(
     plans: dict[str, ServicePlan] = {}
     for service_id, objectives in by_service.items():
         changed = changes.span(InputKind.SAMPLES, service_id) if changes is not None else None
-        targets = [Target(o.context.basis, o.bound_list, _stored(stored.get(o.key))) for o in objectives]
-        plans[service_id] = plan_service(targets, objectives[0].context.service.staleness_s, changed, full=changes is None)
+        targets = [
+            Target(o.context.basis, o.bound_list, heads.get(o.key), counted(o.context, o.whole_window), o.final_from_s)
+            for o in objectives
+        ]
+        plans[service_id] = plan_service(targets, objectives[0].context.service.staleness_s, changed, full=changes is None, now_s=now_s)
+    kept = [o.key for s, objectives in by_service.items() for o, d in zip(objectives, plans[s].days) if d.scored and not d.fresh]
+    stored = tally_store.load_sheets(conn, period, kept) if kept else {}
     for service_id, series in _series_by_service(conn, keys, by_service, plans):
         objectives, plan = by_service[service_id], plans[service_id]
         tallied = _compute(plan, objectives, counted, series)
         for objective, day_plan in zip(objectives, plan.days):
+            if not day_plan.scored:
+                continue  # nothing it depends on has changed: its results stay as stored
             c = objective.context
             sheet = stored[objective.key] if not day_plan.fresh else tally_store.TallySheet.blank(
                 *objective.key, period, c.basis, len(objective.bounds) - 1
@@ -327,10 +336,6 @@ def _score_samples(
 
 def _same_sheet(sheet: tally_store.TallySheet, sums: np.ndarray, tallied: np.ndarray) -> bool:
     return bool(np.array_equal(sheet.sums, sums) and np.array_equal(sheet.tallied, tallied))
-
-
-def _stored(sheet: tally_store.TallySheet | None) -> Stored | None:
-    return None if sheet is None else Stored(sheet.basis, sheet.tallied.tolist())
 
 
 def _compute(
