@@ -45,6 +45,7 @@ def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+@lru_cache(maxsize=4096)  # effective dates are asked for every objective of every run
 def local_midnight(day: date, tz: str) -> float:
     """Epoch seconds of local midnight starting `day` in zone `tz`."""
     return datetime(day.year, day.month, day.day, tzinfo=zone(tz)).timestamp()

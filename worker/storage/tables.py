@@ -467,7 +467,7 @@ def _stored_same(
     for first in range(0, len(wanted), _KEYS_PER_READ):
         chunk = wanted[first : first + _KEYS_PER_READ]
         query = select(*(table.c[k] for k in keys), *(table.c[c] for c in compared))
-        for stored in conn.execute(query.where(among(conn, [table.c[k] for k in keys], chunk))):
+        for stored in conn.execute(query.where(among(conn, [table.c[k] for k in keys], chunk))).all():
             key = stored[:width]
             if tuple(map(rows[key].__getitem__, compared)) == stored[width:]:
                 same.append(key)

@@ -44,6 +44,7 @@ from worker.scoring.results import Progress, Tally
 from worker.scoring.score import (
     ObjectiveContext,
     OpenTimes,
+    Series,
     SeriesLookup,
     ServiceShares,
     incident_results,
@@ -102,7 +103,7 @@ def _score_period_shard(
     with engine.begin() as conn, _collector_spares_what_exists():
         hold_slot_locks(conn, SCORING_SLOT_LOCK, shard.slots)
         refuse_deleted_period(conn, catalogue, period)
-        found = _score(conn, catalogue, period, now.timestamp(), grace_s, None, shard.holds)
+        found = _score(conn, catalogue, period, now.timestamp(), grace_s, None, shard.holds).all
         result_store.upsert_results(conn, found, computed_at=now)
         lo, hi = period_span(catalogue, period)
         margin = max((s.staleness_s for s in catalogue.services.values()), default=0.0)
@@ -203,11 +204,32 @@ def _score_pending_shards(
         changes = Changes()
         for change in pending:
             changes.add(change.kind, change.service, change.first_s, change.last_s)
+        moved: list[Result] = []
+        others: list[Result] = []
         for period in kept_periods(conn, catalogue, periods_touched(catalogue, changes)):
-            found += _score(conn, catalogue, period, now.timestamp(), grace_s, changes, holds)
-        result_store.upsert_results(conn, found, computed_at=now, changed_only=True)
+            scored = _score(conn, catalogue, period, now.timestamp(), grace_s, changes, holds)
+            found += scored.all
+            moved += scored.moved
+            others += scored.others
+        result_store.upsert_results(conn, moved, computed_at=now)
+        result_store.upsert_results(conn, others, computed_at=now, changed_only=True)
         forget_changes(conn, [c.id for c in pending])
     return found, tuple(c.id for c in pending)
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """One period's results: `moved`, of the objectives whose tally sheet changed (or whose
+    period turned final), certainly differ from the stored ones; the `others` (incident
+    objectives, re-tallies that came out the same) may not, and are written only where they
+    differ (`upsert_results(…, changed_only=True)`)."""
+
+    moved: list[Result]
+    others: list[Result]
+
+    @property
+    def all(self) -> list[Result]:
+        return sorted(self.moved + self.others, key=result_order)
 
 
 def _score(
@@ -218,7 +240,7 @@ def _score(
     grace_s: float,
     changes: Changes | None,
     holds: Callable[[str], bool],
-) -> list[Result]:
+) -> _Scored:
     """One period's results of the objectives on the services `holds` says yes to (a shard's,
     or a batch of shards'): of every one on a full run (`changes` None), else of those the
     changes touch."""
@@ -231,9 +253,8 @@ def _score(
     ]
     sample_work = [(c, w) for c, w in work if not c.objective.type.is_incident]
     incident_work = [(c, w) for c, w in work if c.objective.type.is_incident]
-    results = _score_samples(conn, period, sample_work, now_s, grace_s, changes)
-    results += _score_incidents(conn, period, incident_work, now_s, grace_s)
-    return sorted(results, key=result_order)
+    scored = _score_samples(conn, period, sample_work, now_s, grace_s, changes)
+    return _Scored(scored.moved, scored.others + _score_incidents(conn, period, incident_work, now_s, grace_s))
 
 
 # ---------------------------------------------------------------- sample objectives
@@ -281,7 +302,7 @@ class _CountedTime:
 
 def _score_samples(
     conn: Connection, period: str, work: Work, now_s: float, grace_s: float, changes: Changes | None
-) -> list[Result]:
+) -> _Scored:
     """Service by service (to bound memory): load the stored sheets and the samples, plan
     which days to tally and which objectives share a tally, compute, then add up each
     objective's sheet; the sheets that changed are written at the end."""
@@ -298,7 +319,8 @@ def _score_samples(
         by_service[context.objective.service].append(_Objective(context, whole_window, window, final_from_s, *day_lists[zone]))
     keys = sample_store.service_keys(conn, list(by_service))
     counted = _CountedTime()
-    results: list[Result] = []
+    moved: list[Result] = []
+    others: list[Result] = []
     written: list[tally_store.TallySheet] = []
     plans: dict[str, ServicePlan] = {}
     for service_id, objectives in by_service.items():
@@ -325,13 +347,15 @@ def _score_samples(
                 sheet.sums[:, first : last + 1] = [getattr(tallied[(c.basis, first, last)], f) for f in tally_store.FIELDS]
                 # A day not over yet is tallied up to `now` only: redo it on the next run.
                 sheet.tallied[first : last + 1] = objective.bounds[first + 1 : last + 2] <= now_s
-            if day_plan.runs and (before is None or not _same_sheet(sheet, *before)):
+            rewritten = bool(day_plan.runs) and (before is None or not _same_sheet(sheet, *before))
+            if rewritten:
                 written.append(sheet)  # a re-tally that found the same figures writes nothing
             tally = Tally(*sheet.sums.sum(axis=1).tolist())
             progress = Progress(counted.measure(c, objective.window), counted.measure(c, objective.whole_window))
-            results += sample_results(c, period, tally, is_final(c.agreement, period, now_s, grace_s), progress)
+            made = sample_results(c, period, tally, is_final(c.agreement, period, now_s, grace_s), progress)
+            (moved if rewritten or day_plan.refinal else others).extend(made)
     tally_store.upsert_sheets(conn, written, computed_at=from_epoch_s(now_s))
-    return results
+    return _Scored(moved, others)
 
 
 def _same_sheet(sheet: tally_store.TallySheet, sums: np.ndarray, tallied: np.ndarray) -> bool:
@@ -360,7 +384,7 @@ def _series_by_service(
     """Each service with its series over its planned span, loaded a few dozen services per
     query (services with the same span together): memory stays bounded and a month of 300
     services is ten round trips, not six hundred."""
-    empty: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
+    empty: Series = (np.empty(0), np.empty(0))
     by_span: dict[tuple[float, float] | None, list[str]] = defaultdict(list)
     for service_id, plan in plans.items():
         by_span[plan.load_span].append(service_id)
@@ -371,19 +395,23 @@ def _series_by_service(
         start_ms, end_ms = int(np.floor(span[0] * 1000)), int(np.ceil(span[1] * 1000))
         for first in range(0, len(services), _SERVICES_PER_LOAD):
             chunk = services[first : first + _SERVICES_PER_LOAD]
-            signals = {signal for s in chunk for o in by_service[s] for signal in o.context.objective.type.signals}
+            signals = {
+                signal
+                for s in chunk
+                for o, day_plan in zip(by_service[s], plans[s].days)
+                if day_plan.runs  # only objectives with days to tally read samples
+                for signal in o.context.objective.type.signals
+            }
             codes = [sample_store.SIGNAL_CODES[signal.value] for signal in signals]
             loaded = sample_store.load_service_samples(conn, [keys[s] for s in chunk], codes, start_ms, end_ms)
+            by_key: dict[int, dict[str, Series]] = defaultdict(dict)
+            for (key, code), (at_ms, value) in loaded.items():
+                by_key[key][sample_store.SIGNAL_NAMES[code]] = (at_ms / 1000.0, value)
             for service_id in chunk:
-                yield service_id, _lookup(loaded, keys[service_id], empty)
+                yield service_id, _lookup(by_key[keys[service_id]], empty)
 
 
-def _lookup(
-    loaded: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]], key: int, empty: tuple[np.ndarray, np.ndarray]
-) -> SeriesLookup:
-    series = {
-        sample_store.SIGNAL_NAMES[code]: (at_ms / 1000.0, value) for (k, code), (at_ms, value) in loaded.items() if k == key
-    }
+def _lookup(series: dict[str, Series], empty: Series) -> SeriesLookup:
     return lambda _service, signal: series.get(signal.value, empty)
 
 
