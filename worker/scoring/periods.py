@@ -82,18 +82,23 @@ def period_days(period: str, tz: str) -> tuple[list[date], np.ndarray]:
 
 def effective_bounds(agreement: Agreement) -> tuple[float, float]:
     """Effective dates as instants: `from` and `to` are inclusive local dates."""
-    start = local_midnight(agreement.effective_from, agreement.timezone) if agreement.effective_from else -np.inf
-    end = (
-        local_midnight(agreement.effective_to + timedelta(days=1), agreement.timezone)
-        if agreement.effective_to
-        else np.inf
-    )
+    return _effective_bounds(agreement.timezone, agreement.effective_from, agreement.effective_to)
+
+
+def _effective_bounds(tz: str, effective_from: date | None, effective_to: date | None) -> tuple[float, float]:
+    start = local_midnight(effective_from, tz) if effective_from else -np.inf
+    end = local_midnight(effective_to + timedelta(days=1), tz) if effective_to else np.inf
     return float(start), float(end)
 
 
 def scored_window(agreement: Agreement, period: str) -> tuple[float, float] | None:
     """Period ∩ effective dates, or None when no day of the period is inside them."""
-    start, end = period_bounds(period, agreement.timezone)
-    eff_start, eff_end = effective_bounds(agreement)
+    return _scored_window(period, agreement.timezone, agreement.effective_from, agreement.effective_to)
+
+
+@lru_cache(maxsize=4096)  # asked for every objective of every run
+def _scored_window(period: str, tz: str, effective_from: date | None, effective_to: date | None) -> tuple[float, float] | None:
+    start, end = period_bounds(period, tz)
+    eff_start, eff_end = _effective_bounds(tz, effective_from, effective_to)
     lo, hi = max(start, eff_start), min(end, eff_end)
     return (lo, hi) if hi > lo else None

@@ -35,7 +35,7 @@ class Stored:
     to then)."""
 
     basis: str
-    tallied: Sequence[bool]
+    tallied: Sequence[bool] | bytes  # bytes: one per day, 1 tallied
     written_s: float = -math.inf
 
 
@@ -113,7 +113,7 @@ def plan_service(
 
 def days_to_tally(
     bounds: Sequence[float],
-    tallied: Sequence[bool],
+    tallied: Sequence[bool] | bytes,
     staleness_s: float,
     changed: tuple[float, float] | None,
     counted: Intervals | None = None,
@@ -161,7 +161,11 @@ def _day_plan(target: Target, staleness_s: float, changed: tuple[float, float] |
     if full or stored is None or stored.basis != target.basis or len(stored.tallied) != count:
         return DayPlan(True, runs(range(count)))
     days = days_to_tally(target.bounds, stored.tallied, staleness_s, changed, target.counted, (stored.written_s, now_s))
-    return DayPlan(False, runs(days), stored.written_s < target.final_from_s <= now_s)
+    refinal = stored.written_s < target.final_from_s <= now_s
+    return DayPlan(False, runs(days), refinal) if days or refinal else _LEFT_AS_STORED
+
+
+_LEFT_AS_STORED = DayPlan(False, ())
 
 
 def _load_span(targets: Sequence[Target], days: Sequence[DayPlan], staleness_s: float) -> tuple[float, float] | None:

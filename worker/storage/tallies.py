@@ -72,7 +72,7 @@ def load_stored(conn: Connection, period: str, keys: Collection[tuple[str, str]]
     t = tallies_table
     query = select(t.c.agreement, t.c.objective, t.c.basis, t.c.tallied, t.c.computed_at).where(t.c.period == period)
     rows = conn.execute(query.where(among(conn, [t.c.agreement, t.c.objective], sorted(set(keys))))).all()
-    return {(agreement, objective): Stored(basis, list(map(bool, tallied)), _written_s(at)) for agreement, objective, basis, tallied, at in rows}
+    return {(agreement, objective): Stored(basis, tallied, _written_s(at)) for agreement, objective, basis, tallied, at in rows}
 
 
 def load_sheets(
