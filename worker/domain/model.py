@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 OptionsT = TypeVar("OptionsT", covariant=True)
@@ -134,6 +135,15 @@ class Calendar:
     hours: tuple[tuple[tuple[int, int], ...], ...] = ((),) * 7
     holidays: str = "none"
     closed: frozenset[date] = frozenset()
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    @cached_property
+    def _hash(self) -> int:
+        """Counted time is cached by calendar, asked for every objective of every run: the
+        hash of the nested hours is worked out once."""
+        return hash((self.id, self.timezone, self.always, self.hours, self.holidays, self.closed))
 
 
 @dataclass(frozen=True)
