@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import numpy as np
 from sqlalchemy import Engine
 
-from worker.storage.tallies import TallySheet, load_sheets, upsert_sheets
+from worker.storage.tallies import TallySheet, load_sheets, load_stored, upsert_sheets
 
 COMPUTED = datetime(2026, 11, 1, tzinfo=timezone.utc)
 
@@ -71,3 +71,15 @@ def test_keys_with_quotes_backslashes_commas_and_braces_find_their_sheets(engine
     with engine.connect() as conn:
         loaded = load_sheets(conn, "2026-10", [("core-2026", objective) for objective in awkward])
     assert sorted(loaded) == sorted(("core-2026", objective) for objective in awkward)
+
+
+def test_what_planning_needs_of_a_sheet_comes_back_for_more_keys_than_sqlite_takes_parameters(engine: Engine) -> None:
+    with engine.begin() as conn:
+        upsert_sheets(conn, [sheet("epr-availability")], COMPUTED)
+    asked = [("core-2026", f"absent-{i}") for i in range(20_000)] + [("core-2026", "epr-availability")]
+    with engine.connect() as conn:
+        found = load_stored(conn, "2026-10", asked)
+    assert list(found) == [("core-2026", "epr-availability")]
+    head = found[("core-2026", "epr-availability")]
+    assert head.basis == "b1" and [i for i, done in enumerate(head.tallied) if done] == [0, 5]
+    assert COMPUTED.timestamp() - 0.001 < head.written_s <= COMPUTED.timestamp()

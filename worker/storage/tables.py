@@ -7,6 +7,7 @@ matches it on every engine.
 
 from __future__ import annotations
 
+import json
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -452,33 +453,27 @@ def upsert(
     return len(distinct)
 
 
-_KEYS_PER_READ = 6_000
-"""Keys looked up per statement: on SQLite each key is one bound parameter per key column, and
-a statement may carry 32,766 at most."""
-
-
 def _stored_same(
     conn: Connection, table: Table, keys: Sequence[str], compared: Sequence[str], rows: Mapping[tuple[Any, ...], Mapping[str, Any]]
 ) -> list[tuple[Any, ...]]:
     """The keys of `rows` whose stored row holds the same `compared` values."""
-    wanted = list(rows)
     width = len(keys)
-    same = []
-    for first in range(0, len(wanted), _KEYS_PER_READ):
-        chunk = wanted[first : first + _KEYS_PER_READ]
-        query = select(*(table.c[k] for k in keys), *(table.c[c] for c in compared))
-        for stored in conn.execute(query.where(among(conn, [table.c[k] for k in keys], chunk))).all():
-            key = stored[:width]
-            if tuple(map(rows[key].__getitem__, compared)) == stored[width:]:
-                same.append(key)
-    return same
+    query = select(*(table.c[k] for k in keys), *(table.c[c] for c in compared))
+    stored = conn.execute(query.where(among(conn, [table.c[k] for k in keys], list(rows)))).all()
+    return [row[:width] for row in stored if tuple(map(rows[row[:width]].__getitem__, compared)) == row[width:]]
 
 
 def among(conn: Connection, columns: Sequence[ColumnElement[Any]], keys: Sequence[tuple[str, ...]]) -> ColumnElement[bool]:
-    """(columns) is one of `keys`, of text. On PostgreSQL the keys travel as one array per
-    column (thousands of keys are a few parameters, not thousands the driver must splice in),
-    each written as an array literal: the driver's list adapter costs a Python call per element
-    (65 ms for 10,000 keys of four columns, where the literals take 3)."""
+    """(columns) is one of `keys`, of text. The keys travel as one parameter or a few, not
+    thousands the driver must splice in: on PostgreSQL one array per column, each written as
+    an array literal (the driver's list adapter costs a Python call per element: 65 ms for
+    10,000 keys of four columns, where the literals take 3); on SQLite one JSON array."""
+    if is_sqlite(conn):
+        # One JSON array of the keys, read back as rows by json_each: a statement compiled
+        # once, not thousands of bound parameters rendered into it at every call.
+        each = func.json_each(bindparam("among", json.dumps([list(key) for key in keys]), Text)).table_valued("value")
+        wanted_rows = select(*(func.json_extract(each.c.value, f"$[{i}]") for i in range(len(columns))))
+        return tuple_(*columns).in_(wanted_rows)
     if not is_postgresql(conn):
         return tuple_(*columns).in_(keys)
     arrays = [cast(bindparam(f"among_{i}", _text_array([key[i] for key in keys]), Text), ARRAY(Text)) for i in range(len(columns))]

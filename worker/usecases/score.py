@@ -375,15 +375,17 @@ def _compute(
     return tallied
 
 
-_SERVICES_PER_LOAD = 32  # a month of minute `up` and `latency_ms` for 32 services: ~45 MB
+_SERVICE_DAYS_PER_LOAD = 32 * 31
+"""Samples loaded per query, in service-days: a month of minute `up` and `latency_ms` for 32
+services (~45 MB), or the last two days of 500."""
 
 
 def _series_by_service(
     conn: Connection, keys: dict[str, int], by_service: dict[str, list[_Objective]], plans: dict[str, ServicePlan]
 ) -> Iterator[tuple[str, SeriesLookup]]:
-    """Each service with its series over its planned span, loaded a few dozen services per
-    query (services with the same span together): memory stays bounded and a month of 300
-    services is ten round trips, not six hundred."""
+    """Each service with its series over its planned span, loaded a few dozen services' month
+    per query, or a few hundred services' last days (services with the same span together):
+    memory stays bounded and a month of 300 services is ten round trips, not six hundred."""
     empty: Series = (np.empty(0), np.empty(0))
     by_span: dict[tuple[float, float] | None, list[str]] = defaultdict(list)
     for service_id, plan in plans.items():
@@ -393,8 +395,9 @@ def _series_by_service(
             yield from ((s, lambda _service, _signal: empty) for s in services)
             continue
         start_ms, end_ms = int(np.floor(span[0] * 1000)), int(np.ceil(span[1] * 1000))
-        for first in range(0, len(services), _SERVICES_PER_LOAD):
-            chunk = services[first : first + _SERVICES_PER_LOAD]
+        per_load = max(1, _SERVICE_DAYS_PER_LOAD * 86_400 // max(1, int(span[1] - span[0])))
+        for first in range(0, len(services), per_load):
+            chunk = services[first : first + per_load]
             signals = {
                 signal
                 for s in chunk
