@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 from sqlalchemy import Engine
@@ -23,7 +23,7 @@ def test_a_sheet_round_trips_every_day_exactly(engine: Engine) -> None:
     with engine.begin() as conn:
         upsert_sheets(conn, [sheet("epr-availability")], COMPUTED)
     with engine.connect() as conn:
-        loaded = load_sheets(conn, "2026-10")[("core-2026", "epr-availability")]
+        loaded = load_sheets(conn, "2026-10", [("core-2026", "epr-availability")])[("core-2026", "epr-availability")]
     assert loaded.basis == "b1"
     assert loaded.tallied.tolist() == sheet("x").tallied.tolist()
     assert np.array_equal(loaded.sums, sheet("x").sums)
@@ -37,7 +37,7 @@ def test_storing_a_sheet_again_replaces_it_and_never_duplicates(engine: Engine) 
     with engine.begin() as conn:
         upsert_sheets(conn, [replaced], COMPUTED)
     with engine.connect() as conn:
-        loaded = load_sheets(conn, "2026-10")
+        loaded = load_sheets(conn, "2026-10", [("core-2026", "a"), ("core-2026", "b"), ("core-2026", "c")])
     assert sorted(loaded) == [("core-2026", "a"), ("core-2026", "b")]
     assert loaded[("core-2026", "a")].basis == "b2" and loaded[("core-2026", "a")].sums[1, 30] == 7.0
 
@@ -48,7 +48,7 @@ def test_sheets_are_loaded_for_one_period_and_the_keys_asked_for(engine: Engine)
     with engine.connect() as conn:
         assert list(load_sheets(conn, "2026-10", [("core-2026", "b")])) == [("core-2026", "b")]
         assert load_sheets(conn, "2026-10", []) == {}
-        assert list(load_sheets(conn, "2026-11")) == [("core-2026", "a")]
+        assert list(load_sheets(conn, "2026-11", [("core-2026", "a"), ("core-2026", "b")])) == [("core-2026", "a")]
 
 
 def test_sheets_of_different_lengths_load_together_each_with_its_own_days(engine: Engine) -> None:
@@ -58,7 +58,7 @@ def test_sheets_of_different_lengths_load_together_each_with_its_own_days(engine
     with engine.begin() as conn:
         upsert_sheets(conn, [sheet("a"), short, sheet("b")], COMPUTED)
     with engine.connect() as conn:
-        loaded = load_sheets(conn, "2026-10")
+        loaded = load_sheets(conn, "2026-10", [("core-2026", k) for k in ("a", "short", "b")])
     assert loaded[("core-2026", "short")].tallied.tolist() == [True, False, True]
     assert np.array_equal(loaded[("core-2026", "short")].sums, short.sums)
     assert all(np.array_equal(loaded[("core-2026", k)].sums, sheet(k).sums) for k in ("a", "b"))
@@ -74,12 +74,13 @@ def test_keys_with_quotes_backslashes_commas_and_braces_find_their_sheets(engine
 
 
 def test_what_planning_needs_of_a_sheet_comes_back_for_more_keys_than_sqlite_takes_parameters(engine: Engine) -> None:
+    written = COMPUTED + timedelta(microseconds=123_457)
     with engine.begin() as conn:
-        upsert_sheets(conn, [sheet("epr-availability")], COMPUTED)
+        upsert_sheets(conn, [sheet("epr-availability")], written)
     asked = [("core-2026", f"absent-{i}") for i in range(20_000)] + [("core-2026", "epr-availability")]
     with engine.connect() as conn:
         found = load_stored(conn, "2026-10", asked)
     assert list(found) == [("core-2026", "epr-availability")]
     head = found[("core-2026", "epr-availability")]
     assert head.basis == "b1" and [i for i, done in enumerate(head.tallied) if done] == [0, 5]
-    assert COMPUTED.timestamp() - 0.001 < head.written_s <= COMPUTED.timestamp()
+    assert written.timestamp() - 2e-6 < head.written_s < written.timestamp()  # to the microsecond, never later

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
@@ -110,35 +111,40 @@ def floor2(value: float) -> Decimal:
     return Decimal(repr(value)).quantize(Decimal("0.01"), rounding=ROUND_FLOOR)
 
 
-def make_result(
+def make_results(
     period: str,
     agreement: Agreement,
-    customer: str,
+    customers: Sequence[str],
     objective: Objective,
     score: Score,
     final: bool,
     progress: Progress | None = None,
-) -> Result:
-    """`progress` (counted time gone by and whole) sets a period-to-date result's budget."""
+) -> list[Result]:
+    """One result per customer with the same score; `progress` (counted time gone by and
+    whole) sets a period-to-date result's budget. The figures are worked out once."""
     value = value_of(score)
-    whole = whole_period_total(objective.type, score.total, progress, final)
-    return Result(
-        period=period,
-        agreement=agreement.id,
-        customer=customer,
-        service=objective.service,
-        objective=objective.id,
-        type=objective.type,
-        target=objective.target,
-        warning=objective.warning,
-        value=value,
-        status=status_of(value, objective.target, objective.warning),
-        good=score.good,
-        bad=score.bad,
-        total=score.total,
-        unit=objective.type.unit,
-        coverage=score.coverage,
-        error_budget_remaining=error_budget_remaining(score.bad, whole, objective.target),
-        final=final,
-        kind=agreement.kind,
-    )
+    status = status_of(value, objective.target, objective.warning)
+    budget = error_budget_remaining(score.bad, whole_period_total(objective.type, score.total, progress, final), objective.target)
+    return [
+        Result(
+            period=period,
+            agreement=agreement.id,
+            customer=customer,
+            service=objective.service,
+            objective=objective.id,
+            type=objective.type,
+            target=objective.target,
+            warning=objective.warning,
+            value=value,
+            status=status,
+            good=score.good,
+            bad=score.bad,
+            total=score.total,
+            unit=objective.type.unit,
+            coverage=score.coverage,
+            error_budget_remaining=budget,
+            final=final,
+            kind=agreement.kind,
+        )
+        for customer in customers
+    ]

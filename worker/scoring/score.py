@@ -29,7 +29,7 @@ from worker.scoring.calendars import OpenTime
 from worker.scoring.counted import excluded_maintenance
 from worker.scoring.intervals import Intervals, clip
 from worker.scoring.periods import period_bounds
-from worker.scoring.results import Progress, Tally, availability_score, count_score, make_result
+from worker.scoring.results import Progress, Tally, availability_score, count_score, make_results
 from worker.scoring.tallies import (
     DayTallies,
     UpPieces,
@@ -202,7 +202,7 @@ def sample_results(
         score = availability_score(tally, objective.missing_data)
     else:
         score = count_score(tally.good, tally.total)
-    return [make_result(period, context.agreement, c, objective, score, final, progress) for c in context.agreement.customers]
+    return make_results(period, context.agreement, context.agreement.customers, objective, score, final, progress)
 
 
 def incident_results(
@@ -217,7 +217,7 @@ def incident_results(
     for customer in context.agreement.customers:
         met, breached = incident_rules.count(outcomes, customer, window)
         score = count_score(float(met), float(met + breached))
-        results.append(make_result(period, context.agreement, customer, context.objective, score, final))
+        results += make_results(period, context.agreement, [customer], context.objective, score, final)
     return results
 
 

@@ -40,7 +40,7 @@ from worker.domain.errors import InvalidValue
 from worker.domain.model import InputKind, Signal
 from worker.storage import sample_codec as codec
 from worker.storage.locks import is_postgresql, is_sqlite
-from worker.storage.tables import dialect_insert, sample_days, services
+from worker.storage.tables import dialect_insert, driver_connection, sample_days, services
 
 SIGNAL_CODES: dict[str, int] = {Signal.UP.value: 0, Signal.LATENCY_MS.value: 1, Signal.GOOD.value: 2, Signal.TOTAL.value: 3}
 SIGNAL_NAMES: dict[int, str] = {code: name for name, code in SIGNAL_CODES.items()}
@@ -184,7 +184,7 @@ def store_samples(
         return 0
     keys, signals, ats, values = _dedupe_sorted(keys, signals, ats, values)
     batch = dict(_by_day(keys, signals, ats, values))
-    raw = _driver_connection(conn)
+    raw = driver_connection(conn)
     if is_postgresql(conn):
         _store_postgresql(raw, batch)
     elif is_sqlite(conn):
@@ -345,7 +345,7 @@ def load_service_samples(
 def _fetch_blocks(conn: Connection, keys: list[int], codes: list[int], days: tuple[int, int]) -> list[tuple[int, int, bytes]]:
     """(service_key, signal, block) in key, signal, day order; PostgreSQL sends the blocks as
     raw bytes (binary protocol), not hex text."""
-    raw = _driver_connection(conn)
+    raw = driver_connection(conn)
     if is_postgresql(conn):
         with raw.cursor(binary=True) as cur:
             cur.execute(_PG_LOAD_BLOCKS, (keys, codes, *days))
@@ -381,16 +381,3 @@ def first_sample_s(conn: Connection) -> float | None:
 
 def sample_count(conn: Connection) -> int:
     return int(conn.execute(select(func.coalesce(func.sum(sample_days.c.samples), 0))).scalar_one())
-
-
-# --- helpers -----------------------------------------------------------------------------------
-
-
-def _driver_connection(conn: Connection) -> Any:
-    """The DBAPI connection under `conn`, inside `conn`'s transaction.
-
-    Touching the driver directly skips SQLAlchemy's transaction start, so begin one first if
-    the caller has not (what SQLAlchemy's autobegin would have done: the caller commits)."""
-    if not conn.in_transaction():
-        conn.begin()
-    return conn.connection.driver_connection

@@ -463,6 +463,16 @@ def _stored_same(
     return [row[:width] for row in stored if tuple(map(rows[row[:width]].__getitem__, compared)) == row[width:]]
 
 
+def driver_connection(conn: Connection) -> Any:
+    """The DBAPI connection under `conn`, inside `conn`'s transaction.
+
+    Touching the driver directly skips SQLAlchemy's transaction start, so begin one first if
+    the caller has not (what SQLAlchemy's autobegin would have done: the caller commits)."""
+    if not conn.in_transaction():
+        conn.begin()
+    return conn.connection.driver_connection
+
+
 def among(conn: Connection, columns: Sequence[ColumnElement[Any]], keys: Sequence[tuple[str, ...]]) -> ColumnElement[bool]:
     """(columns) is one of `keys`, of text. The keys travel as one parameter or a few, not
     thousands the driver must splice in: on PostgreSQL one array per column, each written as
@@ -476,12 +486,12 @@ def among(conn: Connection, columns: Sequence[ColumnElement[Any]], keys: Sequenc
         return tuple_(*columns).in_(wanted_rows)
     if not is_postgresql(conn):
         return tuple_(*columns).in_(keys)
-    arrays = [cast(bindparam(f"among_{i}", _text_array([key[i] for key in keys]), Text), ARRAY(Text)) for i in range(len(columns))]
+    arrays = [cast(bindparam(f"among_{i}", text_array([key[i] for key in keys]), Text), ARRAY(Text)) for i in range(len(columns))]
     wanted = select(*(func.unnest(a).label(f"k{i}") for i, a in enumerate(arrays))).subquery()
     return tuple_(*columns).in_(select(*wanted.c))
 
 
-def _text_array(values: Sequence[str]) -> str:
+def text_array(values: Sequence[str]) -> str:
     """PostgreSQL's literal of a text array: every element quoted, `"` and `\\` escaped."""
     return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
 

@@ -10,16 +10,18 @@ not 80,000.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
-from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from worker.scoring.plan import Stored
-from worker.storage.tables import among, upsert
+from worker.storage.locks import is_postgresql
+from worker.storage.tables import driver_connection, text_array, upsert
 from worker.storage.tables import tallies as tallies_table
 
 FIELDS = ("up_s", "down_s", "counted_s", "good", "total")
@@ -67,40 +69,57 @@ def load_stored(conn: Connection, period: str, keys: Collection[tuple[str, str]]
     """What planning needs of the stored sheets of `keys` in one period, by (agreement,
     objective): basis, days tallied for good, when written. Without the sums, which only the
     sheets a run re-tallies need (`load_sheets`): most of a five-minute run's are left alone."""
-    if not keys:
-        return {}
-    t = tallies_table
-    query = select(t.c.agreement, t.c.objective, t.c.basis, t.c.tallied, t.c.computed_at).where(t.c.period == period)
-    rows = conn.execute(query.where(among(conn, [t.c.agreement, t.c.objective], sorted(set(keys))))).all()
-    return {(agreement, objective): Stored(basis, tallied, _written_s(at)) for agreement, objective, basis, tallied, at in rows}
+    rows = _read(conn, period, keys, sums=False)
+    return {(agreement, objective): Stored(basis, tallied, written_s - 1e-6) for agreement, objective, basis, _, tallied, _, written_s in rows}
 
 
-def load_sheets(
-    conn: Connection, period: str, keys: Collection[tuple[str, str]] | None = None
-) -> dict[tuple[str, str], TallySheet]:
-    """Stored sheets of one period by (agreement, objective); only `keys` when given."""
-    t = tallies_table
-    query = select(t.c.agreement, t.c.objective, t.c.basis, t.c.days, t.c.tallied, t.c.sums).where(t.c.period == period)
-    if keys is not None:
-        if not keys:
-            return {}
-        query = query.where(among(conn, [t.c.agreement, t.c.objective], sorted(set(keys))))
-    rows = conn.execute(query).all()
+def load_sheets(conn: Connection, period: str, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], TallySheet]:
+    """The stored sheets of `keys` in one period, by (agreement, objective)."""
+    rows = _read(conn, period, keys, sums=True)
     if not rows:
         return {}
     # Decoded in one go (a numpy call per sheet is most of the time for thousands of sheets):
     # every sheet's bytes joined, read as one array, then cut into views of their own copy.
-    _, _, _, days, tallied_bytes, sums_bytes = zip(*rows)
+    agreements, objectives, bases, days, tallied_bytes, sums_bytes, _ = zip(*rows)
     ends = np.cumsum(days).tolist()
     tallied = np.split(np.frombuffer(b"".join(tallied_bytes), dtype=np.uint8).astype(bool), ends[:-1])
     sums = np.split(np.frombuffer(b"".join(sums_bytes), dtype="<f8").copy(), [len(FIELDS) * end for end in ends[:-1]])
     return {
-        (row.agreement, row.objective): TallySheet(row.agreement, row.objective, period, row.basis, done, figures.reshape(len(FIELDS), row.days))
-        for row, done, figures in zip(rows, tallied, sums)
+        (agreement, objective): TallySheet(agreement, objective, period, basis, done, figures.reshape(len(FIELDS), count))
+        for agreement, objective, basis, count, done, figures in zip(agreements, objectives, bases, days, tallied, sums)
     }
 
 
-def _written_s(computed_at: datetime) -> float:
-    """A microsecond before the stored instant, which was rounded to the microsecond: never
-    later than the moment the sheet was tallied up to."""
-    return computed_at.timestamp() - 1e-6
+def _read(conn: Connection, period: str, keys: Collection[tuple[str, str]], *, sums: bool) -> list[tuple[Any, ...]]:
+    """(agreement, objective, basis, days, tallied, sums or None, written_s) of the stored
+    sheets of `keys` in `period`, through the driver: thousands of rows a run, where the
+    SQL layer's row objects and type conversions cost more than the query. `written_s` is
+    `computed_at` in epoch seconds, to the microsecond."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return []
+    raw = driver_connection(conn)
+    if is_postgresql(conn):
+        with raw.cursor(binary=True) as cursor:
+            agreements, objectives = (text_array([key[i] for key in wanted]) for i in (0, 1))
+            cursor.execute(_PG_READ, (sums, agreements, objectives, period))
+            return [(a, o, b, d, bytes(t), None if s is None else bytes(s), w) for a, o, b, d, t, s, w in cursor.fetchall()]
+    cursor = raw.cursor()
+    try:
+        return list(cursor.execute(_SQLITE_READ, (sums, period, json.dumps([list(key) for key in wanted]))).fetchall())
+    finally:
+        cursor.close()
+
+
+_PG_READ = (
+    "SELECT t.agreement, t.objective, t.basis, t.days, t.tallied, CASE WHEN %s THEN t.sums END,"
+    " extract(epoch FROM t.computed_at)::float8"
+    " FROM tallies t JOIN unnest(%s::text[], %s::text[]) AS k(agreement, objective) USING (agreement, objective)"
+    " WHERE t.period = %s"
+)
+_SQLITE_READ = (  # computed_at is stored as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC)
+    "SELECT agreement, objective, basis, days, tallied, CASE WHEN ? THEN sums END,"
+    " CAST(strftime('%s', computed_at) AS REAL) + CAST(substr(computed_at, 20) AS REAL)"
+    " FROM tallies WHERE period = ? AND (agreement, objective) IN"
+    " (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))"
+)
