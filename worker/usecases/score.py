@@ -169,11 +169,19 @@ def score_pending_shards(
     parts = (shard,) if shard is not None else all_shards(shards)
     for batch in pending_batches(parts, waiting, batch_services):
         with engine.begin() as conn, _collector_spares_what_exists():
-            held = tuple(part for part in batch if try_slot_locks(conn, SCORING_SLOT_LOCK, part.slots))
+            held = _lock_shards(conn, batch)
             found, forgotten = _score_pending_shards(conn, catalogue, now, grace_s, held) if held else ([], ())
         busy = tuple(part for part in batch if part not in held)
         run = PendingRun(run.results + found, run.scored + held, run.busy + busy, run.forgotten + forgotten)
     return run
+
+
+def _lock_shards(conn: Connection, batch: Sequence[Shard]) -> tuple[Shard, ...]:
+    """The shards of `batch` whose slot locks this transaction took: every shard's in one
+    statement when none is busy (the usual case), else shard by shard, leaving the busy ones."""
+    if try_slot_locks(conn, SCORING_SLOT_LOCK, [slot for part in batch for slot in part.slots]):
+        return tuple(batch)
+    return tuple(part for part in batch if try_slot_locks(conn, SCORING_SLOT_LOCK, part.slots))
 
 
 @contextmanager
