@@ -160,8 +160,12 @@ def _day_plan(target: Target, staleness_s: float, changed: tuple[float, float] |
     stored = target.stored
     if full or stored is None or stored.basis != target.basis or len(stored.tallied) != count:
         return DayPlan(True, runs(range(count)))
-    days = days_to_tally(target.bounds, stored.tallied, staleness_s, changed, target.counted, (stored.written_s, now_s))
     refinal = stored.written_s < target.final_from_s <= now_s
+    counted = target.counted
+    if not refinal and counted is not None and not meets(counted, stored.written_s, now_s):
+        if changed is None or not meets(counted, changed[0] - staleness_s, changed[1] + staleness_s):
+            return _LEFT_AS_STORED  # no counted time went by, none met new samples: most objectives of a run
+    days = days_to_tally(target.bounds, stored.tallied, staleness_s, changed, counted, (stored.written_s, now_s))
     return DayPlan(False, runs(days), refinal) if days or refinal else _LEFT_AS_STORED
 
 

@@ -33,11 +33,11 @@ def upsert_results(conn: Connection, results: list[Result], computed_at: datetim
             "objective": r.objective,
             "period": r.period,
             "service": r.service,
-            "type": ObjectiveType(r.type).value,
+            "type": str(r.type),
             "target": r.target,
             "warning": r.warning,
             "value": r.value,
-            "status": Status(r.status).value,
+            "status": str(r.status),
             "good": r.good,
             "bad": r.bad,
             "total": r.total,
@@ -46,7 +46,7 @@ def upsert_results(conn: Connection, results: list[Result], computed_at: datetim
             "error_budget_remaining": r.error_budget_remaining,
             "final": bool(r.final),
             "computed_at": computed_at,
-            "kind": AgreementKind(r.kind).value,
+            "kind": str(r.kind),
         }
         for r in results
     ]

@@ -11,6 +11,7 @@ import json
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -434,9 +435,8 @@ def upsert(
     distinct keys written."""
     if not rows:
         return 0
-    last: dict[tuple[Any, ...], Mapping[str, Any]] = {}
-    for row in rows:
-        last[tuple(row[k] for k in keys)] = row
+    key_of = _values_of(keys)
+    last = {key_of(row): row for row in rows}
     if unless_same:
         for key in _stored_same(conn, table, keys, unless_same, last):
             del last[key]
@@ -451,6 +451,14 @@ def upsert(
     else:
         conn.execute(_on_conflict(dialect_insert(conn)(table), keys, update_columns, only_if), distinct)
     return len(distinct)
+
+
+def _values_of(columns: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """A row's values of `columns`, as a tuple (also of one column)."""
+    if len(columns) == 1:
+        only = columns[0]
+        return lambda row: (row[only],)
+    return itemgetter(*columns)
 
 
 def _stored_same(
@@ -525,7 +533,8 @@ def _pg_insert_from_staging(conn: Connection, table: Table, columns: Sequence[st
 
     staging = f"staging_{table.name}_{zlib.crc32(','.join(columns).encode()):08x}"
     names = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-    processors = [table.c[c].type.bind_processor(conn.dialect) for c in columns]
+    processors = [(i, p) for i, c in enumerate(columns) if (p := table.c[c].type.bind_processor(conn.dialect)) is not None]
+    values_of = _values_of(columns)
     driver = conn.connection.driver_connection
     assert driver is not None
     with driver.cursor() as cursor:
@@ -538,6 +547,9 @@ def _pg_insert_from_staging(conn: Connection, table: Table, columns: Sequence[st
         with cursor.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(sql.Identifier(staging), names)) as copy:
             copy.set_types([table.c[c].type.compile(dialect=conn.dialect).lower() for c in columns])
             for row in rows:
-                copy.write_row([value if p is None else p(value) for p, value in zip(processors, (row[c] for c in columns))])
+                values = list(values_of(row))
+                for i, process in processors:
+                    values[i] = process(values[i])
+                copy.write_row(values)
     source = sql_table(staging, *(sql_column(c) for c in columns))
     return dialect_insert(conn)(table).from_select(list(columns), select(*(source.c[c] for c in columns)))
