@@ -152,3 +152,16 @@ def changes(*rows: tuple[str, str]) -> Changes:
 )
 def test_which_objectives_new_input_touches(case, is_incident, pending, expected):
     assert needs_scoring("epr", is_incident, pending) is expected, case
+
+
+@pytest.mark.parametrize(
+    ("case", "holds", "expected"),
+    [
+        ("an `up` sample's hold reaches past midnight: that day and the next", True, DayPlan(False, ((1, 2),))),
+        ("a latency sample counts at its instant only: that day alone", False, DayPlan(False, ((1, 1),))),
+    ],
+)
+def test_new_samples_reach_the_next_day_only_through_a_hold(case, holds, expected):
+    target = Target("A", FOUR_DAYS, DONE, holds=holds)  # all time counts
+    plan = plan_service([target], 300.0, (2 * DAY - 120, 2 * DAY - 60), full=False, now_s=NOW)
+    assert plan.days == (expected,), case

@@ -48,6 +48,7 @@ class Target:
     stored: Stored | None = None
     counted: Intervals | None = None  # its counted time C over the scored window; None: all time counts
     final_from_s: float = math.inf  # when its period turns final (end + late-data grace)
+    holds: bool = True  # its samples hold until the next (`up`); False: counted at their instant (latency, events)
 
 
 @dataclass(frozen=True)
@@ -114,16 +115,14 @@ def plan_service(
 def days_to_tally(
     bounds: Sequence[float],
     tallied: Sequence[bool] | bytes,
-    staleness_s: float,
-    changed: tuple[float, float] | None,
+    reach: tuple[float, float] | None,
     counted: Intervals | None = None,
     since: tuple[float, float] = (-math.inf, math.inf),
 ) -> list[int]:
     """Indexes of the days an incremental run must (re)compute: the days not tallied for good
     whose counted time meets `since` (from the sheet's writing to now: time gone by since
-    their stored tallies), and the days where new samples can have moved counted time (a
-    sample changes the hold of the one before it, so reach back and forward by the
-    staleness). A day whose counted time neither grew nor met new samples has the tally it
+    their stored tallies), and the days whose counted time meets the `reach` of new samples
+    (see `_reach`). A day whose counted time neither grew nor met new samples has the tally it
     had. `counted` None: all time counts."""
     count = len(bounds) - 1
     wanted: set[int] = set()
@@ -132,12 +131,22 @@ def days_to_tally(
         wanted = {
             i for i in range(first, last) if not tallied[i] and _meets(counted, max(bounds[i], since[0]), min(bounds[i + 1], since[1]))
         }
-    if changed is not None:
-        reach = (changed[0] - staleness_s, changed[1] + staleness_s)
+    if reach is not None:
         lo = bisect_right(bounds, reach[0]) - 1
         hi = bisect_right(bounds, reach[1]) - 1
         wanted |= {i for i in range(max(lo, 0), min(hi, count - 1) + 1) if _meets(counted, max(bounds[i], reach[0]), min(bounds[i + 1], reach[1]))}
     return sorted(wanted)
+
+
+def _reach(changed: tuple[float, float] | None, staleness_s: float, holds: bool) -> tuple[float, float] | None:
+    """The instants new samples from `changed[0]` to `changed[1]` can have moved: a held `up`
+    sample changes the hold of the one before it and holds itself, so reach back and forward
+    by the staleness; a counted sample (latency, events) only its own instant."""
+    if changed is None:
+        return None
+    if holds:
+        return changed[0] - staleness_s, changed[1] + staleness_s
+    return changed[0], math.nextafter(changed[1], math.inf)
 
 
 def _meets(counted: Intervals | None, lo: float, hi: float) -> bool:
@@ -161,11 +170,11 @@ def _day_plan(target: Target, staleness_s: float, changed: tuple[float, float] |
     if full or stored is None or stored.basis != target.basis or len(stored.tallied) != count:
         return DayPlan(True, runs(range(count)))
     refinal = stored.written_s < target.final_from_s <= now_s
-    counted = target.counted
+    counted, reach = target.counted, _reach(changed, staleness_s, target.holds)
     if not refinal and counted is not None and not meets(counted, stored.written_s, now_s):
-        if changed is None or not meets(counted, changed[0] - staleness_s, changed[1] + staleness_s):
+        if reach is None or not meets(counted, *reach):
             return _LEFT_AS_STORED  # no counted time went by, none met new samples: most objectives of a run
-    days = days_to_tally(target.bounds, stored.tallied, staleness_s, changed, counted, (stored.written_s, now_s))
+    days = days_to_tally(target.bounds, stored.tallied, reach, counted, (stored.written_s, now_s))
     return DayPlan(False, runs(days), refinal) if days or refinal else _LEFT_AS_STORED
 
 

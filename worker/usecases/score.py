@@ -334,7 +334,10 @@ def _score_samples(
     for service_id, objectives in by_service.items():
         changed = changes.span(InputKind.SAMPLES, service_id) if changes is not None else None
         targets = [
-            Target(o.context.basis, o.bound_list, heads.get(o.key), counted(o.context, o.whole_window), o.final_from_s)
+            Target(
+                o.context.basis, o.bound_list, heads.get(o.key), counted(o.context, o.whole_window), o.final_from_s,
+                holds=o.context.objective.type is ObjectiveType.AVAILABILITY,
+            )
             for o in objectives
         ]
         plans[service_id] = plan_service(targets, objectives[0].context.service.staleness_s, changed, full=changes is None, now_s=now_s)
