@@ -103,7 +103,7 @@ def _score_period_shard(
     with engine.begin() as conn, _collector_spares_what_exists():
         hold_slot_locks(conn, SCORING_SLOT_LOCK, shard.slots)
         refuse_deleted_period(conn, catalogue, period)
-        found = _score(conn, catalogue, period, now.timestamp(), grace_s, None, shard.holds).all
+        found = _score(conn, catalogue, period, now.timestamp(), grace_s, None, shard.holds, {}).all
         result_store.upsert_results(conn, found, computed_at=now)
         lo, hi = period_span(catalogue, period)
         margin = max((s.staleness_s for s in catalogue.services.values()), default=0.0)
@@ -214,8 +214,9 @@ def _score_pending_shards(
             changes.add(change.kind, change.service, change.first_s, change.last_s)
         moved: list[Result] = []
         others: list[Result] = []
+        keys: dict[str, int] = {}
         for period in kept_periods(conn, catalogue, periods_touched(catalogue, changes)):
-            scored = _score(conn, catalogue, period, now.timestamp(), grace_s, changes, holds)
+            scored = _score(conn, catalogue, period, now.timestamp(), grace_s, changes, holds, keys)
             found += scored.all
             moved += scored.moved
             others += scored.others
@@ -248,10 +249,12 @@ def _score(
     grace_s: float,
     changes: Changes | None,
     holds: Callable[[str], bool],
+    keys: dict[str, int],
 ) -> _Scored:
     """One period's results of the objectives on the services `holds` says yes to (a shard's,
     or a batch of shards'): of every one on a full run (`changes` None), else of those the
-    changes touch."""
+    changes touch. `keys` holds the service keys already looked up in this transaction (one
+    lookup for every period of a batch), and gains those looked up here."""
     work = [
         (context, window)
         for context in objective_contexts(conn, catalogue)
@@ -261,7 +264,7 @@ def _score(
     ]
     sample_work = [(c, w) for c, w in work if not c.objective.type.is_incident]
     incident_work = [(c, w) for c, w in work if c.objective.type.is_incident]
-    scored = _score_samples(conn, period, sample_work, now_s, grace_s, changes)
+    scored = _score_samples(conn, period, sample_work, now_s, grace_s, changes, keys)
     return _Scored(scored.moved, scored.others + _score_incidents(conn, period, incident_work, now_s, grace_s))
 
 
@@ -309,7 +312,7 @@ class _CountedTime:
 
 
 def _score_samples(
-    conn: Connection, period: str, work: Work, now_s: float, grace_s: float, changes: Changes | None
+    conn: Connection, period: str, work: Work, now_s: float, grace_s: float, changes: Changes | None, keys: dict[str, int]
 ) -> _Scored:
     """Service by service (to bound memory): load the stored sheets and the samples, plan
     which days to tally and which objectives share a tally, compute, then add up each
@@ -325,7 +328,7 @@ def _score_samples(
             day_lists[zone] = (bounds, bounds.tolist())
         final_from_s = period_bounds(period, zone)[1] + grace_s
         by_service[context.objective.service].append(_Objective(context, whole_window, window, final_from_s, *day_lists[zone]))
-    keys = sample_store.service_keys(conn, list(by_service))
+    keys.update(sample_store.service_keys(conn, [s for s in by_service if s not in keys]))
     counted = _CountedTime()
     moved: list[Result] = []
     others: list[Result] = []
