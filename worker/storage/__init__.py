@@ -6,12 +6,12 @@ takes a `Connection` first; the caller owns the transaction (`with engine.begin(
     engine.py          make_engine(url), read_only(engine) — the only place engines are created
     locks.py           advisory lock ids, hold_transaction_lock, is_postgresql / is_sqlite
     migrate.py         upgrade(url), current_revision(url), head_revision()
-    tables.py          the schema (metadata, UtcDateTime) and the one upsert helper
+    tables.py          the schema (metadata, UtcDateTime), the one upsert helper, key lookups (among)
     samples.py         the sample store: numpy arrays in and out, services' small keys
     incidents.py       store_incidents, load_incidents, get_incident(s)
     maintenance.py     store_maintenance, load_maintenance
     results.py         upsert_results, load_results, load_results_range
-    tallies.py         TallySheet, upsert_sheets, load_sheets
+    tallies.py         TallySheet, upsert_sheets, load_stored (heads), load_sheets
     burn_rates.py      StoredBurnRate, upsert_burn_rates, load_burn_rates
     watermarks.py      Watermark, get/list_watermarks, record_success/failure, claim_file
     coordination.py    pending changes (work that survives a lost message) and leases

@@ -4,8 +4,10 @@ the days it touches.
 
 `basis` fingerprints the configuration that produced a sheet (calendar, staleness, threshold,
 excluded maintenance …, not target): a sheet under another basis is started afresh.
-Days are packed as float64 bytes: reading or writing a month for 2,500 objectives is 2,500 rows,
-not 80,000.
+`computed_at` is when a sheet was written: its days not tallied for good hold their tallies up
+to then (a run re-tallies them only when counted time has gone by since, see
+`worker.scoring.plan`). Days are packed as float64 bytes: reading or writing a month for 2,500
+objectives is 2,500 rows, not 80,000.
 """
 
 from __future__ import annotations
