@@ -119,6 +119,8 @@ def _split_at_days(
     last one and come out empty). np.minimum/np.maximum rather than np.clip: a third of the
     time on these small arrays."""
     n = len(bounds) - 1
+    if n == 1:  # one day (the usual re-tally): every interval is its own piece, clipped to it
+        return np.arange(len(starts)), np.zeros(len(starts), dtype=np.int64), np.maximum(starts, bounds[0]), np.minimum(ends, bounds[1])
     first_day = np.maximum(np.minimum(_day_index(bounds, starts), n - 1), 0)
     last_day = np.maximum(np.minimum(np.searchsorted(bounds, ends, side="left") - 1, n - 1), 0)
     pieces = np.maximum(last_day - first_day + 1, 1)
