@@ -314,9 +314,10 @@ class _CountedTime:
 def _score_samples(
     conn: Connection, period: str, work: Work, now_s: float, grace_s: float, changes: Changes | None, keys: dict[str, int]
 ) -> _Scored:
-    """Service by service (to bound memory): load the stored sheets and the samples, plan
-    which days to tally and which objectives share a tally, compute, then add up each
-    objective's sheet; the sheets that changed are written at the end."""
+    """Service by service (to bound memory): plan from the stored sheets' heads which days to
+    tally and which objectives share a tally (an incremental run leaves the objectives nothing
+    reached as stored), load the sums of the sheets re-tallied and the samples, compute, then
+    add up each objective's sheet; the sheets that changed are written at the end."""
     heads = tally_store.load_stored(conn, period, [c.key for c, _ in work]) if changes is not None else {}
     by_service: dict[str, list[_Objective]] = defaultdict(list)
     day_lists: dict[str, tuple[np.ndarray, list[float]]] = {}
