@@ -131,7 +131,7 @@ def days_to_tally(
         wanted = {
             i for i in range(first, last) if not tallied[i] and _meets(counted, max(bounds[i], since[0]), min(bounds[i + 1], since[1]))
         }
-    if reach is not None:
+    if reach is not None and _meets(counted, *reach):
         lo = bisect_right(bounds, reach[0]) - 1
         hi = bisect_right(bounds, reach[1]) - 1
         wanted |= {i for i in range(max(lo, 0), min(hi, count - 1) + 1) if _meets(counted, max(bounds[i], reach[0]), min(bounds[i + 1], reach[1]))}
@@ -170,12 +170,8 @@ def _day_plan(target: Target, staleness_s: float, changed: tuple[float, float] |
     if full or stored is None or stored.basis != target.basis or len(stored.tallied) != count:
         return DayPlan(True, runs(range(count)))
     refinal = stored.written_s < target.final_from_s <= now_s
-    counted, reach = target.counted, _reach(changed, staleness_s, target.holds)
-    if not refinal and counted is not None and not meets(counted, stored.written_s, now_s):
-        if reach is None or not meets(counted, *reach):
-            return _LEFT_AS_STORED  # no counted time went by, none met new samples: most objectives of a run
-    days = days_to_tally(target.bounds, stored.tallied, reach, counted, (stored.written_s, now_s))
-    return DayPlan(False, runs(days), refinal) if days or refinal else _LEFT_AS_STORED
+    days = days_to_tally(target.bounds, stored.tallied, _reach(changed, staleness_s, target.holds), target.counted, (stored.written_s, now_s))
+    return DayPlan(False, runs(days), refinal) if days or refinal else _LEFT_AS_STORED  # the last: most objectives of a run
 
 
 _LEFT_AS_STORED = DayPlan(False, ())

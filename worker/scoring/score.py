@@ -127,7 +127,12 @@ def _per_customer(
 
 def is_final(agreement: Agreement, period: str, now_s: float, grace_s: float) -> bool:
     """Final once the period's end plus the late-data grace has passed."""
-    return now_s >= period_bounds(period, agreement.timezone)[1] + grace_s
+    return now_s >= final_from(agreement, period, grace_s)
+
+
+def final_from(agreement: Agreement, period: str, grace_s: float) -> float:
+    """When the agreement's results of `period` turn final: its end plus the late-data grace."""
+    return period_bounds(period, agreement.timezone)[1] + grace_s
 
 
 class ServiceShares:

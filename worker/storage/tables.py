@@ -467,8 +467,9 @@ def _stored_same(
     """The keys of `rows` whose stored row holds the same `compared` values."""
     width = len(keys)
     query = select(*(table.c[k] for k in keys), *(table.c[c] for c in compared))
+    values_of = _values_of(compared)
     stored = conn.execute(query.where(among(conn, [table.c[k] for k in keys], list(rows)))).all()
-    return [row[:width] for row in stored if tuple(map(rows[row[:width]].__getitem__, compared)) == row[width:]]
+    return [row[:width] for row in stored if values_of(rows[row[:width]]) == tuple(row[width:])]
 
 
 def driver_connection(conn: Connection) -> Any:
@@ -535,9 +536,7 @@ def _pg_insert_from_staging(conn: Connection, table: Table, columns: Sequence[st
     names = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
     processors = [(i, p) for i, c in enumerate(columns) if (p := table.c[c].type.bind_processor(conn.dialect)) is not None]
     values_of = _values_of(columns)
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    with driver.cursor() as cursor:
+    with driver_connection(conn).cursor() as cursor:
         cursor.execute(
             sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} ON COMMIT DELETE ROWS AS SELECT {} FROM {} WITH NO DATA").format(
                 sql.Identifier(staging), names, sql.Identifier(table.name)

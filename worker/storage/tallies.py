@@ -72,6 +72,8 @@ def load_stored(conn: Connection, period: str, keys: Collection[tuple[str, str]]
     objective): basis, days tallied for good, when written. Without the sums, which only the
     sheets a run re-tallies need (`load_sheets`): most of a five-minute run's are left alone."""
     rows = _read(conn, period, keys, sums=False)
+    # A microsecond early: `computed_at` was rounded to the microsecond when stored, and the
+    # moment a sheet's days were tallied up to must never be read as later than it was.
     return {(agreement, objective): Stored(basis, tallied, written_s - 1e-6) for agreement, objective, basis, _, tallied, _, written_s in rows}
 
 

@@ -47,6 +47,7 @@ from worker.scoring.score import (
     Series,
     SeriesLookup,
     ServiceShares,
+    final_from,
     incident_results,
     is_final,
     result_order,
@@ -327,7 +328,7 @@ def _score_samples(
         if zone not in day_lists:
             bounds = period_days(period, zone)[1]
             day_lists[zone] = (bounds, bounds.tolist())
-        final_from_s = period_bounds(period, zone)[1] + grace_s
+        final_from_s = final_from(context.agreement, period, grace_s)
         by_service[context.objective.service].append(_Objective(context, whole_window, window, final_from_s, *day_lists[zone]))
     keys.update(sample_store.service_keys(conn, [s for s in by_service if s not in keys]))
     counted = _CountedTime()
@@ -367,7 +368,7 @@ def _score_samples(
                 written.append(sheet)  # a re-tally that found the same figures writes nothing
             tally = Tally(*sheet.sums.sum(axis=1).tolist())
             progress = Progress(counted.measure(c, objective.window), counted.measure(c, objective.whole_window))
-            made = sample_results(c, period, tally, is_final(c.agreement, period, now_s, grace_s), progress)
+            made = sample_results(c, period, tally, now_s >= objective.final_from_s, progress)
             (moved if rewritten or day_plan.refinal else others).extend(made)
     tally_store.upsert_sheets(conn, written, computed_at=from_epoch_s(now_s))
     return _Scored(moved, others)
